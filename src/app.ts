@@ -1,0 +1,67 @@
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { Config } from './config/config.js';
+import type { Backends } from './core/ports/index.js';
+import { registerHealth } from './http/health.js';
+import { loggerOptions } from './http/logging.js';
+import { createMetricsRegistry, registerHttpMetrics } from './http/metrics.js';
+import { registerOpenApi } from './http/openapi.js';
+import { registerProblemHandlers } from './http/problem.js';
+import { registerRateLimits } from './http/rate-limit.js';
+import { installValidators } from './http/validation.js';
+import { sessionService } from './services/session/app.js';
+
+export interface BuildAppOptions {
+  config: Config;
+  backends: Backends;
+  onBootstrapKey?: (key: string) => void;
+  /** Tests silence the logger; production logs JSON lines to stdout. */
+  logger?: boolean;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Composes the shared HTTP layer and the services named in `config.services` into one Fastify app on
+ * one port. The backends are the caller's: it created them, it closes them after `app.close()`.
+ */
+export async function buildApp({ config, backends, onBootstrapKey, logger = true }: BuildAppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: logger ? loggerOptions(config.logLevel, backends.clock) : false,
+    logController: new LogController({ requestIdLogLabel: 'request_id' }),
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : crypto.randomUUID();
+    },
+    bodyLimit: config.bodyLimitBytes,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    trustProxy: config.trustProxy,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { maxParamLength: 200, ignoreTrailingSlash: true },
+  });
+  // Headers must be allowed to arrive for as long as an idle keep-alive connection may be reused.
+  app.server.headersTimeout = config.keepAliveTimeoutMs + 1_000;
+  app.addHook('onSend', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+
+  installValidators(app);
+  registerProblemHandlers(app);
+  const registry = createMetricsRegistry();
+  registerHttpMetrics(app, registry);
+  await registerOpenApi(app, config.version);
+  await registerRateLimits(app, backends.rateLimits);
+  registerHealth(app, backends, { version: config.version, services: config.services });
+
+  if (config.services.includes('session')) {
+    await app.register(sessionService, { backends, config, registry, onBootstrapKey });
+  }
+  return app;
+}
+
+/** Migration folders of the services this process runs, in dependency order. */
+export async function serviceMigrations(config: Config): Promise<Array<{ service: string; dir: string }>> {
+  const out: Array<{ service: string; dir: string }> = [];
+  if (config.services.includes('session')) out.push({ service: 'session', dir: (await import('./services/session/app.js')).sessionMigrationsDir });
+  return out;
+}

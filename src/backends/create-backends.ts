@@ -1,0 +1,67 @@
+import { mkdir } from 'node:fs/promises';
+import type { Config } from '../config/config.js';
+import type { Backends, Clock, Database } from '../core/ports/index.js';
+import { MemoryBus } from './memory/memory-bus.js';
+import { MemoryPresence } from './memory/memory-presence.js';
+import { MemoryRateLimitStore } from './memory/memory-rate-limit-store.js';
+import { PgliteDatabase } from './pglite/pglite-database.js';
+import { PostgresDatabase } from './postgres/postgres-database.js';
+import { createRedisBackends } from './redis/redis-backends.js';
+import { SystemClock } from './system-clock.js';
+
+export interface BackendOptions {
+  /** Tests pass a ManualClock; production uses the system clock. */
+  clock?: Clock;
+  /** Where asynchronous backend errors (a failing bus handler, a Redis outage) are reported. */
+  onError?: (err: unknown, where: string) => void;
+}
+
+/** The one place that picks implementations of the ports from configuration. */
+export async function createBackends(config: Pick<Config, 'database' | 'redis'>, opts: BackendOptions = {}): Promise<Backends> {
+  const clock = opts.clock ?? new SystemClock();
+  const onError = opts.onError ?? (() => {});
+  const database = await openDatabase(config.database);
+  try {
+    if (config.redis) {
+      const redis = await createRedisBackends({ url: config.redis.url, prefix: config.redis.prefix, clock, onError });
+      return {
+        database,
+        bus: redis.bus,
+        presence: redis.presence,
+        rateLimits: redis.rateLimits,
+        clock,
+        cacheKind: 'redis',
+        async close() {
+          await redis.close();
+          await database.close();
+        },
+      };
+    }
+    const bus = new MemoryBus({ onError });
+    const presence = new MemoryPresence(clock);
+    const rateLimits = new MemoryRateLimitStore(clock);
+    return {
+      database,
+      bus,
+      presence,
+      rateLimits,
+      clock,
+      cacheKind: 'memory',
+      async close() {
+        await bus.close();
+        await presence.close();
+        await rateLimits.close();
+        await database.close();
+      },
+    };
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
+}
+
+async function openDatabase(db: Config['database']): Promise<Database> {
+  if (db.kind === 'postgres') return PostgresDatabase.open({ url: db.url, schema: db.schema });
+  if (db.dataDir) await mkdir(db.dataDir, { recursive: true });
+  return PgliteDatabase.open({ dataDir: db.dataDir ?? undefined });
+}

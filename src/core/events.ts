@@ -1,0 +1,25 @@
+/**
+ * The event catalog: every topic on the Bus and the shape of its payload. Payloads are plain JSON
+ * (they cross Redis), use snake_case like the HTTP API, and carry ISO timestamps.
+ */
+export interface EventCatalog {
+  /** A session was created (status `created`). */
+  'session.created': { session_id: string; at: string };
+  /** A session went live (first accepted publish). Published by ingest, consumed by session. */
+  'session.live': { session_id: string; at: string };
+  /** A session ended; viewer tokens for it stop validating. */
+  'session.ended': { session_id: string; at: string; reason: string };
+  /**
+   * Viewer credentials were revoked. `kind` says what `subject` names: one access token (`jti`),
+   * a refresh-token family (`family`), or every token of a viewer in a session (`viewer`, subject
+   * `<session_id>:<viewer_id>`). Tokens issued at or before `revoked_at` stop validating.
+   */
+  'token.revoked': { kind: 'jti' | 'family' | 'viewer'; subject: string; session_id: string | null; viewer_id: string | null; revoked_at: string };
+  /** An operator API key was revoked: instances drop it from their caches. */
+  'api_key.revoked': { key_id: string; at: string };
+  /** A new token-signing key was created: instances reload their key ring. */
+  'signing_key.rotated': { kid: string; at: string };
+}
+
+export type EventName = keyof EventCatalog;
+export type EventPayload<N extends EventName> = EventCatalog[N];

@@ -1,0 +1,41 @@
+import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import { unauthorized } from '../core/errors.js';
+
+export interface OperatorPrincipal {
+  /** Stored key id, or 'admin' for STREAMPLANE_ADMIN_KEY. */
+  keyId: string;
+}
+
+/** Resolves an operator API key to its principal, or null when it is unknown or revoked. */
+export type OperatorKeyVerifier = (key: string) => Promise<OperatorPrincipal | null>;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    operator?: OperatorPrincipal;
+  }
+}
+
+/** The bearer credential of a request, or null. Does not say whether it is valid. */
+export function bearerToken(request: FastifyRequest): string | null {
+  const h = request.headers.authorization;
+  if (typeof h !== 'string') return null;
+  const m = /^Bearer\s+(\S{1,4096})\s*$/i.exec(h);
+  return m ? m[1]! : null;
+}
+
+/** preHandler for operator routes: 401 with a problem document unless a valid operator key is presented. */
+export function requireOperator(verify: OperatorKeyVerifier): preHandlerAsyncHookHandler {
+  return async function operatorAuth(request: FastifyRequest, reply: FastifyReply) {
+    const key = bearerToken(request);
+    if (!key) {
+      reply.header('www-authenticate', 'Bearer realm="streamplane"');
+      throw unauthorized('missing_credentials', 'This endpoint needs an operator API key: Authorization: Bearer <key>.');
+    }
+    const principal = await verify(key);
+    if (!principal) {
+      reply.header('www-authenticate', 'Bearer realm="streamplane", error="invalid_token"');
+      throw unauthorized('invalid_api_key', 'The operator API key is unknown or revoked.');
+    }
+    request.operator = principal;
+  };
+}

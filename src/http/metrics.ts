@@ -1,0 +1,46 @@
+import type { FastifyInstance } from 'fastify';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * One prom-client Registry per app instance (no global registry: two apps in one test process must not
+ * share counters). Services register their own metrics on `app.metrics`.
+ */
+export function createMetricsRegistry(): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'streamplane_' });
+  return registry;
+}
+
+export function registerHttpMetrics(app: FastifyInstance, registry: Registry) {
+  const requests = new Counter({
+    name: 'streamplane_http_requests_total',
+    help: 'HTTP requests by route and status code.',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [registry],
+  });
+  const errors = new Counter({
+    name: 'streamplane_http_errors_total',
+    help: 'HTTP responses with status >= 400 by route and status code.',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: 'streamplane_http_request_duration_seconds',
+    help: 'HTTP request latency by route.',
+    labelNames: ['method', 'route'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    // routeOptions.url is the route pattern, so ids do not explode label cardinality.
+    const route = request.routeOptions.url ?? 'unmatched';
+    const status = String(reply.statusCode);
+    requests.inc({ method: request.method, route, status });
+    if (reply.statusCode >= 400) errors.inc({ method: request.method, route, status });
+    latency.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+  });
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+    reply.type(registry.contentType);
+    return registry.metrics();
+  });
+}

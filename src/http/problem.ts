@@ -1,0 +1,98 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, DependencyUnavailableError } from '../core/errors.js';
+
+/** RFC 9457 problem document; `code` is the stable machine-readable reason. */
+export const Problem = Type.Object(
+  {
+    type: Type.String(),
+    title: Type.String(),
+    status: Type.Integer(),
+    code: Type.String(),
+    detail: Type.String(),
+    instance: Type.Optional(Type.String()),
+    request_id: Type.Optional(Type.String()),
+    errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
+  },
+  { $id: 'Problem', additionalProperties: true, description: 'RFC 9457 problem document' },
+);
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
+  406: 'Not Acceptable', 409: 'Conflict', 413: 'Content Too Large', 415: 'Unsupported Media Type',
+  422: 'Unprocessable Content', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable',
+};
+
+export const PROBLEM_TYPE_BASE = 'https://streamplane.dev/problems/';
+
+export function sendProblem(reply: FastifyReply, status: number, code: string, detail: string, extra: Record<string, unknown> = {}) {
+  return reply
+    .code(status)
+    .type('application/problem+json')
+    .send({
+      type: PROBLEM_TYPE_BASE + code,
+      title: TITLES[status] ?? 'Error',
+      status,
+      code,
+      detail,
+      instance: reply.request.url.split('?')[0],
+      request_id: String(reply.request.id),
+      ...extra,
+    });
+}
+
+/** Maps Fastify's own errors (body parsing, validation, limits) and ours to problem documents. */
+export function problemFromError(err: FastifyError | Error, request: FastifyRequest): { status: number; code: string; detail: string; extra?: Record<string, unknown> } {
+  if (err instanceof AppError) return { status: err.status, code: err.code, detail: err.message, extra: err.extra };
+  if (err instanceof DependencyUnavailableError) {
+    return { status: 503, code: 'dependency_unavailable', detail: `The ${err.dependency} is unavailable; retry shortly.`, extra: { dependency: err.dependency } };
+  }
+  const fe = err as FastifyError & { validation?: Array<{ instancePath: string; message?: string; params?: Record<string, unknown>; keyword: string }>; validationContext?: string };
+  if (fe.validation) {
+    const errors = fe.validation.map((v) => {
+      let field = `${fe.validationContext ?? 'body'}${v.instancePath.replace(/\//g, '.')}`;
+      if (v.keyword === 'required' && v.params?.missingProperty) field += `.${String(v.params.missingProperty)}`;
+      if (v.keyword === 'additionalProperties' && v.params?.additionalProperty) {
+        field += `.${String(v.params.additionalProperty)}`;
+        return { field, message: 'is not a known field' };
+      }
+      return { field, message: v.message ?? 'is invalid' };
+    });
+    return { status: 400, code: 'validation_failed', detail: errors.map((e) => `${e.field} ${e.message}`).join('; '), extra: { errors } };
+  }
+  switch (fe.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { status: 415, code: 'unsupported_media_type', detail: `Content-Type ${request.headers['content-type'] ?? '(none)'} is not accepted here; send application/json.` };
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, code: 'body_too_large', detail: 'The request body is larger than this server accepts.' };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { status: 400, code: 'empty_body', detail: 'Content-Type is application/json but the body is empty.' };
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return { status: 400, code: 'malformed_body', detail: fe.message };
+    case 'FST_ERR_RATE_LIMIT_EXCEEDED':
+      return { status: 429, code: 'rate_limited', detail: fe.message };
+  }
+  if (err instanceof SyntaxError || fe.code === 'FST_ERR_CTP_INVALID_JSON') {
+    return { status: 400, code: 'malformed_json', detail: `The body is not valid JSON: ${err.message}` };
+  }
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return { status: fe.statusCode, code: (fe.code ?? 'bad_request').toLowerCase(), detail: fe.message };
+  }
+  return { status: 500, code: 'internal_error', detail: 'An unexpected error occurred; it has been logged.' };
+}
+
+export function registerProblemHandlers(app: FastifyInstance) {
+  app.addSchema(Problem);
+  app.setErrorHandler((err, request, reply) => {
+    const p = problemFromError(err instanceof Error ? err : new Error(String(err)), request);
+    if (p.status >= 500) request.log.error({ err }, p.status === 503 ? 'dependency unavailable' : 'unhandled error');
+    else request.log.info({ code: p.code, status: p.status }, 'request rejected');
+    if (p.status === 429 && !reply.hasHeader('retry-after')) reply.header('retry-after', '1');
+    if (p.status === 503) reply.header('retry-after', '1');
+    return sendProblem(reply, p.status, p.code, p.detail, p.extra);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, 404, 'route_not_found', `No route ${request.method} ${request.url.split('?')[0]}.`),
+  );
+}

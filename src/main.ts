@@ -1,0 +1,63 @@
+import { readFileSync } from 'node:fs';
+import { readMigrations, migrate } from './backends/migrator.js';
+import { createBackends } from './backends/create-backends.js';
+import { ConfigError, loadConfig, processEnv } from './config/config.js';
+import { buildApp, serviceMigrations } from './app.js';
+import closeWithGrace from 'close-with-grace';
+import { pathToFileURL } from 'node:url';
+
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/**
+ * Starts the services named by STREAMPLANE_SERVICES on one port: reads the config, creates the
+ * backends, applies migrations, listens, and on SIGTERM/SIGINT stops accepting, finishes in-flight
+ * requests and closes the backends within STREAMPLANE_SHUTDOWN_TIMEOUT_MS.
+ */
+export async function run(overrides: Record<string, string> = {}): Promise<void> {
+  const env = { ...processEnv(), ...overrides };
+  let config;
+  try {
+    config = loadConfig(env, VERSION);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`streamplane: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const startedAt = performance.now();
+  const backends = await createBackends(config, { onError: (err, where) => process.stderr.write(`${JSON.stringify({ level: 'warn', service: 'streamplane', message: `backend error in ${where}`, error: String(err) })}\n`) });
+  for (const { service, dir } of await serviceMigrations(config)) await migrate(backends.database, await readMigrations(service, dir));
+
+  let bootstrapKey: string | null = null;
+  const app = await buildApp({ config, backends, onBootstrapKey: (k) => (bootstrapKey = k) });
+  const closer = closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
+    if (err) app.log.error({ err }, 'fatal error, shutting down');
+    else app.log.info({ signal }, 'shutting down');
+    await app.close();
+    await backends.close();
+  });
+  app.addHook('onClose', async () => closer.uninstall());
+
+  const address = await app.listen({ port: config.port, host: config.host });
+  const where = address.replace('0.0.0.0', '127.0.0.1');
+  const lines = [
+    '',
+    `  Streamplane ${VERSION} (${config.services.join(', ')}) listening on ${address}`,
+    `  API docs:  ${where}/docs   OpenAPI: ${where}/openapi.json   health: ${where}/health`,
+    `  database:  ${config.database.kind === 'postgres' ? 'PostgreSQL' : config.database.dataDir ? `PGlite in ${config.database.dataDir}` : 'PGlite in memory (throwaway)'}; bus/presence: ${config.redis ? 'Redis' : 'in memory'}`,
+    `  ready in ${Math.round(performance.now() - startedAt)} ms`,
+  ];
+  if (bootstrapKey) {
+    // Shown exactly once, on the first start; only its hash is stored.
+    lines.push('', '  First start: created an operator API key. Store it now, it is not shown again:', `    ${bootstrapKey}`, `  e.g. export STREAMPLANE_API_KEY=${bootstrapKey}`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n\n`);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  run().catch((err) => {
+    process.stderr.write(`streamplane: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

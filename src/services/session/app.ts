@@ -1,0 +1,86 @@
+import { fileURLToPath } from 'node:url';
+import type { FastifyPluginAsync } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { Config } from '../../config/config.js';
+import type { Backends, TimerHandle, Unsubscribe } from '../../core/ports/index.js';
+import { requireOperator } from '../../http/auth.js';
+import { apiKeyRoutes } from './api-keys/api-key.routes.js';
+import { ApiKeyService } from './api-keys/api-key.service.js';
+import { IDEMPOTENCY_RETENTION_MS, purgeIdempotencyKeys } from './idempotency.repository.js';
+import { createSessionMetrics } from './session.metrics.js';
+import { sessionRoutes } from './sessions/session.routes.js';
+import { SessionService, viewerSet } from './sessions/session.service.js';
+import { RevocationRegistry } from './tokens/revocation.registry.js';
+import { SigningKeyRing } from './tokens/signing-key.ring.js';
+import { tokenRoutes } from './tokens/token.routes.js';
+import { TokenService } from './tokens/token.service.js';
+import { viewerRoutes } from './viewers/viewer.routes.js';
+import { ViewerService } from './viewers/viewer.service.js';
+
+export const sessionMigrationsDir = fileURLToPath(new URL('./migrations/', import.meta.url));
+
+export interface SessionServiceOptions {
+  backends: Backends;
+  config: Config;
+  registry: Registry;
+  /** Called with a freshly created first operator key (no key existed and no admin key is set). */
+  onBootstrapKey?: (key: string) => void;
+}
+
+/**
+ * The session service: stream sessions and their state machine, operator API keys, viewer tokens
+ * (mint, validate, refresh, revoke, JWKS) and concurrent viewers. This file is its table of contents.
+ */
+export const sessionService: FastifyPluginAsync<SessionServiceOptions> = async (app, { backends, config, registry, onBootstrapKey }) => {
+  const { database: db, bus, presence, clock } = backends;
+  const log = app.log.child({ service: 'session' });
+  app.addHook('onRequest', async (req) => {
+    req.log = req.log.child({ service: 'session' });
+  });
+
+  const metrics = createSessionMetrics(registry, { db, presence, viewerSet });
+  const keys = new ApiKeyService(db, bus, clock, config.adminKey);
+  const sessions = new SessionService({ db, bus, presence, clock, metrics, log, metadataMaxBytes: config.sessions.metadataMaxBytes });
+  const t = config.tokens;
+  const maxTokenLifetimeSeconds = Math.max(t.accessMaxTtlSeconds, t.refreshTtlSeconds);
+  const ring = new SigningKeyRing(db, bus, clock, log, { rotationSeconds: t.signingKeyRotationSeconds, maxTokenLifetimeSeconds: t.accessMaxTtlSeconds });
+  const revocations = new RevocationRegistry(db, bus, clock, log, { syncMs: t.revocationSyncMs, maxTokenLifetimeSeconds });
+  const tokens = new TokenService({ db, clock, ring, revocations, metrics, log, cfg: t });
+  const viewers = new ViewerService({ db, presence, clock, revocations, log, ttlMs: config.viewers.ttlMs });
+
+  await ring.ensureCurrent();
+  await revocations.start();
+
+  const timers: TimerHandle[] = [];
+  const subscriptions: Unsubscribe[] = [];
+  const report = (what: string) => (err: unknown) => log.warn({ err }, what);
+  subscriptions.push(
+    // ingest announces the first accepted publish; a session that already ended stays ended.
+    await bus.subscribe('session.live', async (e) => {
+      await sessions.goLive(e.session_id).then(
+        () => log.info({ session_id: e.session_id }, 'session live'),
+        (err) => log.warn({ err, session_id: e.session_id }, 'session.live ignored'),
+      );
+    }),
+    await bus.subscribe('api_key.revoked', (e) => keys.forget(e.key_id)),
+    await bus.subscribe('signing_key.rotated', () => ring.reload().catch(report('signing key reload failed'))),
+  );
+  timers.push(
+    clock.setInterval(() => ring.ensureCurrent().catch(report('signing key rotation check failed')), Math.min(60_000, (t.signingKeyRotationSeconds * 1000) / 10)),
+    clock.setInterval(() => purgeIdempotencyKeys(db, new Date(clock.now() - IDEMPOTENCY_RETENTION_MS)).catch(report('idempotency purge failed')), 3_600_000),
+  );
+  app.addHook('onClose', async () => {
+    for (const timer of timers) timer.cancel();
+    await Promise.all(subscriptions.map((u) => u().catch(() => {})));
+    await revocations.stop();
+  });
+
+  const operator = requireOperator(keys.verify);
+  await app.register(apiKeyRoutes, { keys, operator });
+  await app.register(sessionRoutes, { sessions, operator });
+  await app.register(tokenRoutes, { tokens, ring, operator, validateRatePerMinute: t.validateRatePerMinute });
+  await app.register(viewerRoutes, { viewers, tokens });
+
+  const bootstrapKey = await keys.bootstrap();
+  if (bootstrapKey) onBootstrapKey?.(bootstrapKey);
+};

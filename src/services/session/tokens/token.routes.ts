@@ -1,0 +1,73 @@
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyPluginAsync, preHandlerAsyncHookHandler } from 'fastify';
+import type { SigningKeyRing } from './signing-key.ring.js';
+import { Jwks, MintBody, RefreshBody, RevokeBody, TokenPair, ValidateBody, ValidateResponse } from './token.schemas.js';
+import type { TokenService } from './token.service.js';
+
+const P = { $ref: 'Problem#' };
+const operatorErrors = { 400: P, 401: P, 404: P, 409: P, 413: P, 415: P };
+
+export const tokenRoutes: FastifyPluginAsync<{ tokens: TokenService; ring: SigningKeyRing; operator: preHandlerAsyncHookHandler; validateRatePerMinute: number }> = async (
+  app,
+  { tokens, ring, operator, validateRatePerMinute },
+) => {
+  const perClient = { rateLimit: { max: validateRatePerMinute, timeWindow: 60_000 } };
+
+  app.post('/api/v1/auth/tokens', {
+    preHandler: operator,
+    schema: { tags: ['viewer tokens'], summary: 'Mint a viewer access + refresh token pair', security: [{ operatorKey: [] }], body: MintBody, response: { 201: TokenPair, ...operatorErrors } },
+  }, async (req, reply) => {
+    const body = req.body as Static<typeof MintBody>;
+    const pair = await tokens.mint(body);
+    req.log.info({ session_id: body.session_id, user_id: body.viewer_id, scope: pair.scope }, 'viewer token minted');
+    return reply.code(201).header('cache-control', 'no-store').send(pair);
+  });
+
+  app.post('/api/v1/auth/validate-token', {
+    config: perClient,
+    logLevel: 'warn',
+    schema: {
+      tags: ['viewer tokens'],
+      summary: 'Introspect a viewer access token (no operator key: the token is the credential)',
+      description: 'Always 200 for a well-formed request: `valid` says whether the token may be used now, `reason` why not.',
+      body: ValidateBody,
+      response: { 200: ValidateResponse, 400: P, 413: P, 415: P, 429: P },
+    },
+  }, async (req) => tokens.validate((req.body as Static<typeof ValidateBody>).token));
+
+  app.post('/api/v1/auth/refresh-token', {
+    config: perClient,
+    schema: {
+      tags: ['viewer tokens'],
+      summary: 'Exchange a refresh token for a new pair (single use; reuse revokes the family)',
+      body: RefreshBody,
+      response: { 200: TokenPair, 400: P, 401: P, 413: P, 415: P, 429: P },
+    },
+  }, async (req, reply) => reply.header('cache-control', 'no-store').send(await tokens.refresh((req.body as Static<typeof RefreshBody>).refresh_token)));
+
+  app.post('/api/v1/auth/revoke', {
+    preHandler: operator,
+    schema: {
+      tags: ['viewer tokens'],
+      summary: 'Revoke a viewer (all its tokens in a session) or one access token; effective on every instance',
+      security: [{ operatorKey: [] }],
+      body: RevokeBody,
+      response: { 200: Type.Object({ revoked: Type.Literal(true) }), ...operatorErrors },
+    },
+  }, async (req) => {
+    const body = req.body as Static<typeof RevokeBody>;
+    await tokens.revoke(body);
+    req.log.info('session_id' in body ? { session_id: body.session_id, user_id: body.viewer_id } : { token_id: body.token_id }, 'viewer tokens revoked');
+    return { revoked: true as const };
+  });
+
+  app.post('/api/v1/auth/signing-keys/rotate', {
+    preHandler: operator,
+    schema: { tags: ['viewer tokens'], summary: 'Rotate the token-signing key now (old key verifies until its tokens expire)', security: [{ operatorKey: [] }], response: { 200: Type.Object({ kid: Type.String() }), 401: P } },
+  }, async () => ({ kid: await ring.rotate(true) }));
+
+  app.get('/.well-known/jwks.json', {
+    logLevel: 'warn',
+    schema: { tags: ['viewer tokens'], summary: 'Public keys that verify viewer access tokens', response: { 200: Jwks } },
+  }, async (_req, reply) => reply.header('cache-control', 'public, max-age=300').send(ring.jwks()));
+};

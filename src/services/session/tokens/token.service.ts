@@ -1,0 +1,258 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { FastifyBaseLogger } from 'fastify';
+import { SignJWT, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { LRUCache } from 'lru-cache';
+import { AppError, conflict, notFound, unauthorized } from '../../../core/errors.js';
+import { newId } from '../../../core/ids.js';
+import type { Clock, Database, Queryable } from '../../../core/ports/index.js';
+import type { SessionMetrics, ValidationOutcome } from '../session.metrics.js';
+import type { RevocationRegistry } from './revocation.registry.js';
+import type { SigningKeyRing } from './signing-key.ring.js';
+
+export const SCOPES = ['view', 'chat', 'moderate', 'publish_captions'] as const;
+export type Scope = (typeof SCOPES)[number];
+/** RFC 9068 media type of JWT access tokens; checked on verify so other JWTs signed by us cannot pass. */
+export const ACCESS_TOKEN_TYP = 'at+jwt';
+
+export interface ViewerClaims {
+  iss: string;
+  aud: string;
+  sub: string;
+  sid: string;
+  scope: string;
+  fid: string;
+  jti: string;
+  iat: number;
+  exp: number;
+}
+export type Validation = { valid: true; claims: ViewerClaims } | { valid: false; reason: ValidationOutcome };
+
+export interface TokenPair {
+  access_token: string;
+  refresh_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  refresh_expires_in: number;
+  scope: string;
+}
+
+interface FamilyRow {
+  id: string;
+  session_id: string;
+  viewer_id: string;
+  scopes: Scope[];
+  access_ttl_seconds: number;
+  revoked_at: Date | null;
+}
+
+const hashRefresh = (t: string) => createHash('sha256').update(t).digest();
+const REFRESH_FORMAT = /^rt_[A-Za-z0-9_-]{43}$/;
+
+export interface TokenServiceDeps {
+  db: Database;
+  clock: Clock;
+  ring: SigningKeyRing;
+  revocations: RevocationRegistry;
+  metrics: SessionMetrics;
+  log: FastifyBaseLogger;
+  cfg: { issuer: string; audience: string; accessTtlSeconds: number; accessMaxTtlSeconds: number; refreshTtlSeconds: number; cacheMaxEntries: number };
+}
+
+/**
+ * Viewer tokens: ES256 JWT access tokens that anyone can verify with our JWKS, and opaque single-use
+ * refresh tokens (stored hashed) rotated on every use, with reuse detection per family (RFC 9700).
+ */
+export class TokenService {
+  /**
+   * Verified tokens until their exp: an ES256 check costs ~70 µs, and players present the same token
+   * many times. Only good signatures are cached; revocation is still checked on every call.
+   */
+  private readonly verified: LRUCache<string, ViewerClaims> | null;
+
+  constructor(private readonly d: TokenServiceDeps) {
+    this.verified = d.cfg.cacheMaxEntries > 0 ? new LRUCache({ max: d.cfg.cacheMaxEntries }) : null;
+  }
+
+  async mint(req: { session_id: string; viewer_id: string; scopes: Scope[]; ttl_seconds?: number }): Promise<TokenPair> {
+    const ttl = req.ttl_seconds ?? this.d.cfg.accessTtlSeconds;
+    if (ttl > this.d.cfg.accessMaxTtlSeconds) {
+      throw new AppError(400, 'ttl_too_long', `ttl_seconds ${ttl} exceeds the limit of ${this.d.cfg.accessMaxTtlSeconds} (STREAMPLANE_ACCESS_TOKEN_MAX_TTL_SECONDS).`);
+    }
+    const scopes = [...new Set(req.scopes)];
+    const now = this.d.clock.now();
+    const { family, refresh } = await this.d.db.transaction(async (tx) => {
+      const { rows } = await tx.query<{ status: string }>('SELECT status FROM sessions WHERE id = $1 FOR SHARE', [req.session_id]);
+      if (!rows[0]) throw notFound('Session', req.session_id);
+      if (rows[0].status === 'ended') throw conflict('session_ended', `Session ${req.session_id} has ended; no new tokens are issued for it.`);
+      const family: FamilyRow = { id: newId('fam', now).slice(4), session_id: req.session_id, viewer_id: req.viewer_id, scopes, access_ttl_seconds: ttl, revoked_at: null };
+      await tx.query('INSERT INTO token_families (id, session_id, viewer_id, scopes, access_ttl_seconds, created_at) VALUES ($1, $2, $3, $4, $5, $6)', [
+        family.id, family.session_id, family.viewer_id, JSON.stringify(scopes), ttl, new Date(now),
+      ]);
+      return { family, refresh: await this.insertRefresh(tx, family.id, now) };
+    });
+    return this.pair(family, refresh, now);
+  }
+
+  /**
+   * Exchanges a refresh token for a new pair. The conditional UPDATE makes concurrent refreshes of one
+   * token race on the row: exactly one sees `used_at IS NULL`. Presenting a used token is treated as
+   * theft: the family is revoked and every token of it stops validating.
+   */
+  async refresh(refreshToken: string): Promise<TokenPair> {
+    if (!REFRESH_FORMAT.test(refreshToken)) return this.refused('malformed', 'invalid_refresh_token', 'The refresh token is not one we issued.');
+    const hash = hashRefresh(refreshToken);
+    const now = this.d.clock.now();
+    const outcome = await this.d.db.transaction(async (tx) => {
+      const claimed = await tx.query<FamilyRow & { expires_at: Date }>(
+        `UPDATE refresh_tokens r SET used_at = $2 FROM token_families f
+         WHERE r.token_hash = $1 AND r.used_at IS NULL AND r.expires_at > $2 AND f.id = r.family_id
+         RETURNING f.id, f.session_id, f.viewer_id, f.scopes, f.access_ttl_seconds, f.revoked_at`,
+        [hash, new Date(now)],
+      );
+      const family = claimed.rows[0];
+      if (family) {
+        if (family.revoked_at) return { kind: 'revoked' as const };
+        if (this.d.revocations.isEnded(family.session_id)) return { kind: 'ended' as const };
+        const { rows } = await tx.query<{ status: string }>('SELECT status FROM sessions WHERE id = $1', [family.session_id]);
+        if (rows[0]?.status === 'ended') return { kind: 'ended' as const };
+        return { kind: 'ok' as const, family, refresh: await this.insertRefresh(tx, family.id, now) };
+      }
+      const { rows } = await tx.query<{ family_id: string; used_at: Date | null; session_id: string; viewer_id: string }>(
+        `SELECT r.family_id, r.used_at, f.session_id, f.viewer_id FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id WHERE r.token_hash = $1`,
+        [hash],
+      );
+      const row = rows[0];
+      if (!row) return { kind: 'unknown' as const };
+      if (!row.used_at) return { kind: 'expired' as const };
+      await tx.query('UPDATE token_families SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1', [row.family_id, new Date(now)]);
+      return { kind: 'reused' as const, row };
+    });
+    switch (outcome.kind) {
+      case 'ok':
+        this.d.metrics.refreshes.inc({ outcome: 'ok' });
+        return this.pair(outcome.family, outcome.refresh, now);
+      case 'reused':
+        this.d.log.warn({ session_id: outcome.row.session_id, user_id: outcome.row.viewer_id }, 'refresh token reused: family revoked');
+        await this.d.revocations.revoke('family', outcome.row.family_id, { session_id: outcome.row.session_id, viewer_id: outcome.row.viewer_id });
+        return this.refused('reused', 'refresh_token_reused', 'This refresh token was already used; every token of its family is now revoked.');
+      case 'revoked':
+        return this.refused('revoked', 'refresh_token_revoked', 'The refresh token was revoked.');
+      case 'ended':
+        return this.refused('session_ended', 'session_ended', 'The session has ended.');
+      case 'expired':
+        return this.refused('expired', 'refresh_token_expired', 'The refresh token has expired.');
+      default:
+        return this.refused('unknown', 'invalid_refresh_token', 'The refresh token is not one we issued.');
+    }
+  }
+
+  /** Introspection (RFC 7662 style): never throws for a bad token, says why it is not valid. */
+  async validate(token: string): Promise<Validation> {
+    const result = await this.check(token);
+    this.d.metrics.tokenValidations.inc({ outcome: result.valid ? 'valid' : result.reason });
+    return result;
+  }
+
+  private async check(token: string): Promise<Validation> {
+    const now = this.d.clock.now();
+    let claims = this.verified?.get(token);
+    if (!claims) {
+      const verified = await this.verify(token, now);
+      if (!verified.valid) return verified;
+      claims = verified.claims;
+      this.verified?.set(token, claims, { ttl: Math.max(1, claims.exp * 1000 - now) });
+    }
+    if (claims.exp * 1000 <= now) return { valid: false, reason: 'expired' };
+    const revoked = this.d.revocations.check(claims);
+    return revoked ? { valid: false, reason: revoked } : { valid: true, claims };
+  }
+
+  private async verify(token: string, now: number): Promise<Validation> {
+    try {
+      const { payload } = await jwtVerify(token, async (header) => {
+        const key = await this.d.ring.verificationKey(header.kid);
+        if (!key) throw new UnknownKey();
+        return key;
+      }, {
+        algorithms: ['ES256'],
+        issuer: this.d.cfg.issuer,
+        audience: this.d.cfg.audience,
+        typ: ACCESS_TOKEN_TYP,
+        currentDate: new Date(now),
+        requiredClaims: ['exp', 'iat', 'sub', 'jti'],
+      });
+      const claims = asViewerClaims(payload);
+      return claims ? { valid: true, claims } : { valid: false, reason: 'malformed' };
+    } catch (err) {
+      return { valid: false, reason: reasonOf(err) };
+    }
+  }
+
+  /** Revokes every token of a viewer in a session (issued up to now), or one access token by its jti. */
+  async revoke(target: { session_id: string; viewer_id: string } | { token_id: string }): Promise<void> {
+    if ('token_id' in target) {
+      await this.d.revocations.revoke('jti', target.token_id, { session_id: null, viewer_id: null });
+      return;
+    }
+    await this.d.db.query('UPDATE token_families SET revoked_at = COALESCE(revoked_at, $3) WHERE session_id = $1 AND viewer_id = $2', [
+      target.session_id, target.viewer_id, new Date(this.d.clock.now()),
+    ]);
+    await this.d.revocations.revoke('viewer', `${target.session_id}:${target.viewer_id}`, target);
+  }
+
+  private async insertRefresh(tx: Queryable, familyId: string, now: number): Promise<string> {
+    const token = `rt_${randomBytes(32).toString('base64url')}`;
+    await tx.query('INSERT INTO refresh_tokens (token_hash, family_id, created_at, expires_at) VALUES ($1, $2, $3, $4)', [
+      hashRefresh(token), familyId, new Date(now), new Date(now + this.d.cfg.refreshTtlSeconds * 1000),
+    ]);
+    return token;
+  }
+
+  private async pair(family: FamilyRow, refresh: string, now: number): Promise<TokenPair> {
+    const { kid, key } = this.d.ring.signing();
+    const iat = Math.floor(now / 1000);
+    const scope = family.scopes.join(' ');
+    const access = await new SignJWT({ sid: family.session_id, scope, fid: family.id })
+      .setProtectedHeader({ alg: 'ES256', kid, typ: ACCESS_TOKEN_TYP })
+      .setIssuer(this.d.cfg.issuer)
+      .setAudience(this.d.cfg.audience)
+      .setSubject(family.viewer_id)
+      .setJti(newId('at', now).slice(3))
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + family.access_ttl_seconds)
+      .sign(key);
+    this.d.metrics.tokensMinted.inc();
+    return { access_token: access, refresh_token: refresh, token_type: 'Bearer', expires_in: family.access_ttl_seconds, refresh_expires_in: this.d.cfg.refreshTtlSeconds, scope };
+  }
+
+  private refused(outcome: string, code: string, detail: string): never {
+    this.d.metrics.refreshes.inc({ outcome });
+    throw unauthorized(code, detail);
+  }
+}
+
+class UnknownKey extends Error {}
+
+function reasonOf(err: unknown): ValidationOutcome {
+  if (err instanceof UnknownKey) return 'unknown_key';
+  if (err instanceof joseErrors.JWTExpired) return 'expired';
+  if (err instanceof joseErrors.JWTClaimValidationFailed) {
+    if (err.claim === 'aud') return 'wrong_audience';
+    if (err.claim === 'iss') return 'wrong_issuer';
+    if (err.claim === 'nbf' || err.claim === 'iat') return 'not_yet_valid';
+    if (err.claim === 'typ') return 'wrong_type';
+    return 'malformed';
+  }
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'bad_signature';
+  if (err instanceof joseErrors.JOSEAlgNotAllowed || err instanceof joseErrors.JOSENotSupported) return 'unsupported_algorithm';
+  return 'malformed';
+}
+
+function asViewerClaims(p: JWTPayload): ViewerClaims | null {
+  const { iss, aud, sub, sid, scope, fid, jti, iat, exp } = p as Record<string, unknown>;
+  if (typeof sid !== 'string' || typeof scope !== 'string' || typeof fid !== 'string' || typeof sub !== 'string' || typeof jti !== 'string') return null;
+  if (typeof iat !== 'number' || typeof exp !== 'number' || typeof iss !== 'string' || typeof aud !== 'string') return null;
+  return { iss, aud, sub, sid, scope, fid, jti, iat, exp };
+}
+
+export const hasScope = (claims: ViewerClaims, scope: Scope) => claims.scope.split(' ').includes(scope);
