@@ -16,3 +16,8 @@ export function installValidators(app: FastifyInstance) {
   const coercing = addFormats(new Ajv({ ...base, coerceTypes: 'array' }));
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema));
 }
+
+/** preValidation for routes whose body fields are all optional: a bodyless POST means "all defaults". */
+export async function bodylessAsEmptyObject(req: { body: unknown }) {
+  if (req.body === undefined || req.body === null) req.body = {};
+}

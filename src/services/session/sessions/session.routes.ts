@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync, preHandlerAsyncHookHandler } from 'fastify';
+import { bodylessAsEmptyObject } from '../../../http/validation.js';
 import { ListSessionsQuery, Session, SessionIdString, StartSessionBody, StopSessionBody } from './session.schemas.js';
 import type { SessionService } from './session.service.js';
 
@@ -13,10 +14,7 @@ export const sessionRoutes: FastifyPluginAsync<{ sessions: SessionService; opera
 
   app.post('/api/v1/sessions/start', {
     preHandler: operator,
-    // Every field is optional, so a bodyless POST means "all defaults".
-    preValidation: async (req) => {
-      if (req.body === undefined || req.body === null) req.body = {};
-    },
+    preValidation: bodylessAsEmptyObject,
     schema: {
       tags: ['sessions'],
       summary: 'Create a stream session (status created; it goes live with the first accepted publish)',

@@ -2,6 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { unauthorized } from '../../../core/errors.js';
 import { bearerToken } from '../../../http/auth.js';
+import { bodylessAsEmptyObject } from '../../../http/validation.js';
 import { SessionParams } from '../sessions/session.routes.js';
 import type { TokenService, ViewerClaims } from '../tokens/token.service.js';
 import type { ViewerService } from './viewer.service.js';
@@ -20,10 +21,11 @@ export const viewerRoutes: FastifyPluginAsync<{ viewers: ViewerService; tokens: 
 
   app.post('/api/v1/sessions/:id/heartbeat', {
     logLevel: 'warn',
+    preValidation: bodylessAsEmptyObject,
     schema: {
       ...schema,
       summary: 'Viewer heartbeat (every 10-15 s): counts the viewer while fresh; refused beyond max_viewers',
-      body: Type.Optional(Type.Object({}, { additionalProperties: false })),
+      body: Type.Object({}, { additionalProperties: false, description: 'Empty, or no body at all.' }),
       response: {
         200: Type.Object({ session_id: Type.String(), viewer_id: Type.String(), viewers: Type.Object({ current: Type.Integer() }), heartbeat_ttl_ms: Type.Integer() }),
         400: P, 401: P, 403: P, 404: P, 409: P, 415: P,

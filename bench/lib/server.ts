@@ -1,0 +1,120 @@
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { exited, spawnTracked, stopChild, type Role } from './children.js';
+import { freePort } from './port.js';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const ADMIN_KEY = 'bench-admin-key-0123456789abcdefghijklmnopqrstuv';
+
+/** Variables that would change what the server under test runs on if inherited from the shell. */
+const SCRUBBED = /^(STREAMPLANE_|DATABASE_URL$|REDIS_URL$|PORT$|HOST$|LOG_LEVEL$)/;
+
+export interface Running {
+  child: ChildProcess;
+  pid: number;
+  port: number;
+  url: string;
+  /** Wall time from spawn() to the first 200 on the health path. */
+  readyMs: number;
+  /** Everything the child printed, for diagnostics and for its own "ready in N ms" line. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export interface SpawnOptions {
+  role?: Role;
+  /** Script relative to the repo root, run as `node --import tsx <script>` (what `npm start` runs for src/main.ts). */
+  script: string;
+  env: Record<string, string>;
+  nodeArgs?: string[];
+  healthPath?: string;
+  timeoutMs?: number;
+}
+
+/** Spawns a server on a free loopback port and resolves once GET <healthPath> answers 200. */
+export async function spawnServer(opts: SpawnOptions): Promise<Running> {
+  const port = await freePort();
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !SCRUBBED.test(k)) env[k] = v;
+  Object.assign(env, { PORT: String(port), HOST: '127.0.0.1' }, opts.env);
+  const started = performance.now();
+  const child = spawnTracked(opts.role ?? 'server', process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', opts.script], {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const keep = (chunk: Buffer) => {
+    out += chunk.toString('utf8');
+    if (out.length > 200_000) out = out.slice(-100_000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const url = `http://127.0.0.1:${port}`;
+  const running: Running = {
+    child,
+    pid: child.pid!,
+    port,
+    url,
+    readyMs: 0,
+    output: () => out,
+    stop: () => stopChild(child),
+  };
+  try {
+    running.readyMs = (await waitForHealth(`${url}${opts.healthPath ?? '/health'}`, child, opts.timeoutMs ?? 60_000)) - started;
+  } catch (err) {
+    await stopChild(child, 2_000);
+    throw new Error(`${opts.script} did not become healthy: ${err instanceof Error ? err.message : String(err)}\n--- its output ---\n${out.slice(-4_000)}`);
+  }
+  return running;
+}
+
+/** Polls every 10 ms; returns performance.now() at the first 200. */
+async function waitForHealth(url: string, child: ChildProcess, timeoutMs: number): Promise<number> {
+  const deadline = performance.now() + timeoutMs;
+  let exit: { code: number | null; signal: string | null } | null = null;
+  void exited(child).then((e) => (exit = e));
+  for (;;) {
+    if (exit) throw new Error(`exited early (${JSON.stringify(exit)})`);
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+      await res.arrayBuffer();
+      if (res.status === 200) return performance.now();
+    } catch {
+      // not listening yet
+    }
+    if (performance.now() > deadline) throw new Error(`no 200 from ${url} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Resident set size of a process in KiB, from /proc (null where /proc is not available). */
+export function rssKiB(pid: number): number | null {
+  try {
+    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+export const streamplaneEnv = (extra: Record<string, string> = {}): Record<string, string> => ({
+  DATABASE_URL: 'memory://',
+  LOG_LEVEL: 'warn',
+  STREAMPLANE_ADMIN_KEY: ADMIN_KEY,
+  ...extra,
+});
+
+/** The server under test: exactly `npm start` (node --import tsx src/main.ts), with the given env. */
+export function spawnStreamplane(env: Record<string, string>, nodeArgs: string[] = []): Promise<Running> {
+  return spawnServer({ script: 'src/main.ts', env, nodeArgs });
+}
+
+/** The limit: a bare Fastify 5 route answering a constant JSON body (bench/lib/limit-server.ts). */
+export function spawnLimitServer(route: { method: 'POST' | 'GET'; path: string; status: number; body: string }): Promise<Running> {
+  return spawnServer({
+    script: 'bench/lib/limit-server.ts',
+    env: { LIMIT_METHOD: route.method, LIMIT_PATH: route.path, LIMIT_STATUS: String(route.status), LIMIT_BODY: route.body },
+  });
+}

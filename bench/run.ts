@@ -1,0 +1,29 @@
+import { progress } from './lib/report.js';
+import { sessionsStart } from './scenarios/sessions-start.js';
+import { startup } from './scenarios/startup.js';
+import { validateToken } from './scenarios/validate-token.js';
+
+/**
+ * `npm run bench [-- scenario…]`: runs the named scenarios (default: all) one after the other and
+ * prints one JSON line per measured case on stdout; progress goes to stderr. No assertions: the lines
+ * carry the figures, the peer measured in the same run, the ratio and the target.
+ */
+const SCENARIOS: Record<string, () => Promise<void>> = {
+  validate_token: validateToken,
+  sessions_start: sessionsStart,
+  startup,
+};
+
+const asked = process.argv.slice(2);
+const unknown = asked.filter((a) => !(a in SCENARIOS));
+if (unknown.length > 0) {
+  process.stderr.write(`bench: unknown scenario ${unknown.join(', ')}; available: ${Object.keys(SCENARIOS).join(', ')}\n`);
+  process.exit(2);
+}
+const names = asked.length > 0 ? asked : Object.keys(SCENARIOS);
+const started = performance.now();
+for (const name of names) {
+  progress(`=== ${name}`);
+  await SCENARIOS[name]!();
+}
+progress(`done in ${((performance.now() - started) / 1000).toFixed(0)} s`);

@@ -1,0 +1,138 @@
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DependencyUnavailableError } from '../../core/errors.js';
+import { SystemClock } from '../system-clock.js';
+import { createRedisBackends } from './redis-backends.js';
+
+const REDIS_URL = process.env.REDIS_URL || undefined;
+
+/** A TCP proxy in front of Redis that a test can cut (connections reset) and restore. */
+async function startProxy(target: URL) {
+  const sockets = new Set<Socket>();
+  let up = true;
+  let attempts = 0;
+  const server: Server = createServer((client) => {
+    attempts += 1;
+    if (!up) {
+      client.resetAndDestroy();
+      return;
+    }
+    const upstream = connect(Number(target.port || 6379), target.hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => {
+        sockets.delete(s);
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  const url = new URL(target);
+  url.hostname = '127.0.0.1';
+  url.port = String(port);
+  return {
+    url: url.toString(),
+    get attempts() {
+      return attempts;
+    },
+    cut() {
+      up = false;
+      for (const s of sockets) s.resetAndDestroy();
+    },
+    restore() {
+      up = true;
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 10_000): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (err) {
+      if (performance.now() > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+}
+
+describe('createRedisBackends', () => {
+  it('rejects with a DependencyUnavailableError naming REDIS_URL when Redis cannot be reached', async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const errors: unknown[] = [];
+    const err = await createRedisBackends({
+      url: `redis://:hunter2@127.0.0.1:${port}`,
+      prefix: 'sptest:unreachable:',
+      clock: new SystemClock(),
+      connectTimeoutMs: 300,
+      onError: (e) => errors.push(e),
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DependencyUnavailableError);
+    expect((err as Error).message).toMatch(/REDIS_URL/);
+    expect((err as Error).message).toMatch(/ECONNREFUSED/);
+    expect((err as Error).message).not.toMatch(/hunter2/);
+    // Retries happened while waiting, but the outage was reported once per connection.
+    expect(errors.length).toBeLessThanOrEqual(2);
+  });
+});
+
+describe.skipIf(!REDIS_URL)('createRedisBackends against a Redis that goes away', () => {
+  const prefix = `sptest:outage:${process.pid}:${Math.random().toString(36).slice(2, 8)}:`;
+
+  afterAll(async () => {
+    const raw = new Redis(REDIS_URL!);
+    const keys = await raw.keys(`${prefix}*`);
+    if (keys.length > 0) await raw.del(...keys);
+    await raw.quit();
+  });
+
+  it('fails fast while Redis is down, reports each outage once, and resubscribes after reconnecting', async () => {
+    const proxy = await startProxy(new URL(REDIS_URL!));
+    const errors: { err: unknown; topic: string }[] = [];
+    const backends = await createRedisBackends({ url: proxy.url, prefix, clock: new SystemClock(), onError: (err, topic) => errors.push({ err, topic }) });
+    try {
+      const seen: string[] = [];
+      await backends.bus.subscribe('session.live', (p) => void seen.push(p.session_id));
+      await backends.bus.publish('session.live', { session_id: 'before', at: 't' });
+      await waitFor(() => expect(seen).toEqual(['before']));
+
+      for (const outage of [1, 2]) {
+        proxy.cut();
+        const started = performance.now();
+        await waitFor(async () => {
+          await expect(backends.presence.touch('room', 'a', 1000)).rejects.toBeInstanceOf(DependencyUnavailableError);
+        });
+        await expect(backends.rateLimits.hit('k', 1000)).rejects.toMatchObject({ dependency: 'cache' });
+        await expect(backends.bus.publish('session.live', { session_id: 'lost', at: 't' })).rejects.toMatchObject({ dependency: 'queue' });
+        await expect(backends.bus.ping()).rejects.toBeInstanceOf(DependencyUnavailableError);
+        expect(performance.now() - started).toBeLessThan(1_000);
+        // Let both connections fail several reconnect attempts: still one report per connection.
+        const attempts = proxy.attempts;
+        await waitFor(() => expect(proxy.attempts).toBeGreaterThanOrEqual(attempts + 4));
+        expect(errors.filter((e) => e.topic.startsWith('redis:'))).toHaveLength(outage * 2);
+
+        proxy.restore();
+        await waitFor(async () => {
+          await backends.bus.publish('session.live', { session_id: `after-${outage}`, at: 't' });
+          expect(seen).toContain(`after-${outage}`);
+        });
+        expect((await backends.presence.touch('room', 'a', 1000)).admitted).toBe(true);
+        await expect(backends.bus.ping()).resolves.toBeUndefined();
+      }
+      expect(seen).not.toContain('lost');
+    } finally {
+      await backends.close();
+      await proxy.close();
+    }
+  }, 30_000);
+});
