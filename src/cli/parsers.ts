@@ -5,7 +5,7 @@ import { InvalidArgumentError } from 'commander';
  * are the server's to judge, so its problem detail is what the user sees.
  */
 export function integer(value: string): number {
-  if (!/^-?\d+$/.test(value.trim())) throw new InvalidArgumentError('not an integer.');
+  if (!/^-?\d+$/.test(value.trim())) throw new InvalidArgumentError('Not an integer.');
   return Number(value);
 }
 
@@ -16,12 +16,12 @@ export function jsonObject(value: string): Record<string, unknown> {
   } catch (err) {
     throw new InvalidArgumentError(`not valid JSON (${err instanceof Error ? err.message : String(err)}).`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InvalidArgumentError('must be a JSON object, e.g. \'{"team":"news"}\'.');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InvalidArgumentError('Must be a JSON object, e.g. \'{"team":"news"}\'.');
   return parsed as Record<string, unknown>;
 }
 
 export function commaList(value: string): string[] {
   const items = value.split(',').map((s) => s.trim()).filter(Boolean);
-  if (items.length === 0) throw new InvalidArgumentError('give at least one value, comma-separated.');
+  if (items.length === 0) throw new InvalidArgumentError('Give at least one value, comma-separated.');
   return items;
 }
