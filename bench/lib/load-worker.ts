@@ -40,9 +40,9 @@ const instance = autocannon(
       process.exitCode = 1;
       return;
     }
-    const r = result as autocannon.Result & { statusCodeStats?: Record<string, { count: number }> };
+    const r = result;
     const statusCounts: Record<string, number> = {};
-    for (const [code, s] of Object.entries(r.statusCodeStats ?? {})) statusCounts[code] = s.count;
+    for (const [code, s] of Object.entries(r.statusCodeStats ?? {})) statusCounts[code] = s.count ?? 0;
     process.stdout.write(
       `${JSON.stringify({
         event: 'result',

@@ -13,13 +13,15 @@ export async function registerRateLimits(app: FastifyInstance, store: RateLimitS
   class PortStore {
     constructor(private readonly prefix = '') {}
     incr(key: string, cb: (err: Error | null, res?: { current: number; ttl: number }) => void, timeWindow: number) {
-      store.hit(`rl:${this.prefix}${key}`, timeWindow).then(
+      store.hit(`ratelimit:${this.prefix}${key}`, timeWindow).then(
         (r) => cb(null, { current: r.count, ttl: r.resetInMs }),
         (err: Error) => cb(err),
       );
     }
-    child(route: { path?: string; url?: string; method?: string | string[] }) {
-      return new PortStore(`${String(route.method)}:${route.url ?? route.path ?? ''}:`);
+    /** One counter per route: the plugin hands each route's options here with the route under `routeInfo`. */
+    child(params: { routeInfo?: { url?: string; method?: string | string[] } }) {
+      const r = params.routeInfo ?? {};
+      return new PortStore(`${String(r.method ?? '')}:${r.url ?? ''}:`);
     }
   }
   await app.register(rateLimit, {

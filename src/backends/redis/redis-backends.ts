@@ -13,7 +13,7 @@ export interface RedisBackendsOptions {
   clock: Clock;
   /** Bus handler errors (topic = event name) and Redis outages (topic = 'redis:commands' | 'redis:subscriber'). */
   onError?: (err: unknown, topic: string) => void;
-  /** How long to wait for the first connection before giving up. */
+  /** How long to wait for the first connection before giving up, measured on `clock` (default 10 s). */
   connectTimeoutMs?: number;
 }
 

@@ -1,0 +1,11 @@
+const t0 = performance.now();
+const { register } = await import('tsx/esm/api');
+register();
+const t1 = performance.now();
+await import('/work/main/src/config/config.ts');
+const t2 = performance.now();
+await import('commander'); await import('openapi-fetch');
+const t3 = performance.now();
+await import('/work/main/src/cli/main.ts');
+const t4 = performance.now();
+console.log({ register: t1 - t0, config: t2 - t1, libs: t3 - t2, main: t4 - t3 });
