@@ -1,55 +1,12 @@
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DependencyUnavailableError } from '../../core/errors.js';
 import { SystemClock } from '../system-clock.js';
 import { createRedisBackends } from './redis-backends.js';
+import { startProxy } from '../../../test/helpers/tcp-proxy.js';
 
 const REDIS_URL = process.env.REDIS_URL || undefined;
-
-/** A TCP proxy in front of Redis that a test can cut (connections reset) and restore. */
-async function startProxy(target: URL) {
-  const sockets = new Set<Socket>();
-  let up = true;
-  let attempts = 0;
-  const server: Server = createServer((client) => {
-    attempts += 1;
-    if (!up) {
-      client.resetAndDestroy();
-      return;
-    }
-    const upstream = connect(Number(target.port || 6379), target.hostname);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => {
-        sockets.delete(s);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  const url = new URL(target);
-  url.hostname = '127.0.0.1';
-  url.port = String(port);
-  return {
-    url: url.toString(),
-    get attempts() {
-      return attempts;
-    },
-    cut() {
-      up = false;
-      for (const s of sockets) s.resetAndDestroy();
-    },
-    restore() {
-      up = true;
-    },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
 
 async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 10_000): Promise<T> {
   const deadline = performance.now() + timeoutMs;
