@@ -7,7 +7,7 @@ import { createMetricsRegistry, registerHttpMetrics } from './http/metrics.js';
 import { registerOpenApi } from './http/openapi.js';
 import { registerProblemHandlers } from './http/problem.js';
 import { registerRateLimits } from './http/rate-limit.js';
-import { installValidators } from './http/validation.js';
+import { validatorCompilersFactory } from './http/validation.js';
 import { sessionService } from './services/session/app.js';
 
 export interface BuildAppOptions {
@@ -38,6 +38,7 @@ export async function buildApp({ config, backends, onBootstrapKey, logger = true
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 200, ignoreTrailingSlash: true },
+    schemaController: { compilersFactory: { buildValidator: validatorCompilersFactory } },
   });
   // Headers must be allowed to arrive for as long as an idle keep-alive connection may be reused.
   app.server.headersTimeout = config.keepAliveTimeoutMs + 1_000;
@@ -45,7 +46,9 @@ export async function buildApp({ config, backends, onBootstrapKey, logger = true
     reply.header('x-request-id', req.id);
   });
 
-  installValidators(app);
+  // JSON is the only body format: Fastify's built-in text/plain parser would turn a text body into a
+  // validation error instead of the 415 it deserves.
+  app.removeContentTypeParser('text/plain');
   registerProblemHandlers(app);
   const registry = createMetricsRegistry();
   registerHttpMetrics(app, registry);

@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import createClient, { type Client } from 'openapi-fetch';
 import type { CliConfig } from '../config/config.js';
 import type { paths } from './api-types.js';
-import { apiError, unreachable, usageError } from './errors.js';
+import { apiError, CliError, unreachable, usageError } from './errors.js';
+import { EXIT } from './exit-codes.js';
 import { jsonLine, type Io } from './output.js';
 
 export type Api = Client<paths>;
@@ -52,7 +53,15 @@ export function createContext(cmd: Command, io: Io, env: CliConfig): Ctx {
     json,
     api,
     async call(pending) {
-      const { data, error, response } = await pending;
+      let answer: Awaited<typeof pending>;
+      try {
+        answer = await pending;
+      } catch (err) {
+        // A 2xx body that is not JSON: something else answers at this URL (a proxy page, another app).
+        if (err instanceof SyntaxError) throw new CliError(EXIT.failure, 'bad_response', `the server at ${base.origin} did not answer with JSON: is --url pointing at Streamplane?`);
+        throw err;
+      }
+      const { data, error, response } = answer;
       if (!response.ok) {
         const hint = response.status === 401 || response.status === 403
           ? apiKey ? 'The API key was refused: check --api-key / STREAMPLANE_API_KEY.' : 'No API key given: pass --api-key or set STREAMPLANE_API_KEY.'

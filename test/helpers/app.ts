@@ -65,13 +65,13 @@ export async function createTestApp(opts: { env?: Record<string, string>; namesp
 export const operator = (key = ADMIN_KEY) => ({ authorization: `Bearer ${key}` });
 
 /** Polls `fn` until it returns a truthy value or the deadline passes (no fixed sleeps in tests). */
-export async function eventually<T>(fn: () => Promise<T> | T, { timeoutMs = 5_000, intervalMs = 20 } = {}): Promise<T> {
+export async function eventually<T>(fn: () => Promise<T> | T, { timeoutMs = 5_000, intervalMs = 20 } = {}): Promise<NonNullable<T>> {
   const deadline = performance.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
       const v = await fn();
-      if (v) return v;
+      if (v) return v as NonNullable<T>;
     } catch (err) {
       last = err;
     }
