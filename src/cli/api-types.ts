@@ -1363,6 +1363,7 @@ export interface paths {
                 };
                 cookie?: never;
             };
+            /** @description Empty, or no body at all. */
             requestBody: {
                 content: {
                     "application/json": Record<string, never>;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { loadCliConfig } from '../config/config.js';
+import { loadCliConfig } from '../config/cli-config.js';
 import { registerKeys } from './commands/keys.js';
 import { registerSessions } from './commands/sessions.js';
 import { registerStart } from './commands/start.js';

@@ -149,16 +149,3 @@ function parseServices(value: string, problems: string[]): ServiceName[] {
   }
   return [...new Set(parts)] as ServiceName[];
 }
-
-/** Variables of the `streamplane` CLI (a client of the HTTP API). */
-export interface CliConfig {
-  url: string;
-  apiKey: string | null;
-}
-export function loadCliConfig(env: Record<string, string | undefined> = process.env): CliConfig {
-  const port = env.PORT && /^\d+$/.test(env.PORT) ? env.PORT : '8080';
-  return {
-    url: env.STREAMPLANE_URL || `http://127.0.0.1:${port}`,
-    apiKey: env.STREAMPLANE_API_KEY || env.STREAMPLANE_ADMIN_KEY || null,
-  };
-}

@@ -73,6 +73,12 @@ export function problemFromError(err: FastifyError | Error, request: FastifyRequ
     case 'FST_ERR_RATE_LIMIT_EXCEEDED':
       return { status: 429, code: 'rate_limited', detail: fe.message };
   }
+  // PostgreSQL "data exception" (class 22: NUL in text, unpaired surrogates, out-of-range dates…) and
+  // "statement too complex" (54001: absurdly deep JSON): the value is the client's fault, and the
+  // statement failed inside its transaction, so nothing was written.
+  if (typeof fe.code === 'string' && (/^22[0-9A-Z]{3}$/.test(fe.code) || fe.code === '54001')) {
+    return { status: 400, code: 'invalid_value', detail: 'A value in the request cannot be stored (e.g. a NUL character, an unpaired surrogate, or a date out of range).' };
+  }
   if (err instanceof SyntaxError || fe.code === 'FST_ERR_CTP_INVALID_JSON') {
     return { status: 400, code: 'malformed_json', detail: `The body is not valid JSON: ${err.message}` };
   }

@@ -1,3 +1,4 @@
+import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ADMIN_KEY, createTestApp, type TestApp } from '../helpers/app.js';
 import { closedPort, parseJson, runCli, type CliResult } from './run-cli.js';
@@ -116,5 +117,34 @@ describe('exit codes', () => {
       expect(r.stderr).toMatch(/\(validation_failed, HTTP 400\)/);
     }
     expect(limit.stderr).toMatch(/querystring\.limit must be <= 100/);
+  });
+
+  test('8 for server errors, 1 for an answer that is not the API', SLOW, async () => {
+    // A stand-in server: the real one does not fail on demand.
+    const fake: Server = createServer((req, res) => {
+      if (req.url?.startsWith('/api/v1/sessions/')) {
+        res.writeHead(503, { 'content-type': 'application/problem+json' }).end(JSON.stringify({ type: 'x', title: 'Service Unavailable', status: 503, code: 'dependency_unavailable', detail: 'The database is unavailable; retry shortly.' }));
+      } else if (req.url === '/api/v1/keys') {
+        res.writeHead(502, { 'content-type': 'text/html' }).end('<html>Bad Gateway</html>');
+      } else res.writeHead(200, { 'content-type': 'text/html' }).end('<html>hello</html>');
+    });
+    await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(fake.address() as { port: number }).port}`;
+    try {
+      const [problem, html, notApi] = await Promise.all([
+        run(['sessions', 'get', UNKNOWN_SESSION], { STREAMPLANE_URL: url }),
+        run(['--json', 'keys', 'list'], { STREAMPLANE_URL: url }),
+        run(['sessions', 'list'], { STREAMPLANE_URL: url }),
+      ]);
+      expect(problem.code).toBe(8);
+      expect(problem.stderr).toMatch(/database is unavailable.*\(dependency_unavailable, HTTP 503\)/);
+      expect(html.code).toBe(8);
+      expect(parseJson(html.stderr)).toEqual({ status: 502, code: 'http_502', detail: '<html>Bad Gateway</html>' });
+      expect(notApi.code).toBe(1);
+      expect(notApi.stderr).toMatch(/did not answer with JSON/);
+      for (const r of [problem, html, notApi]) neverShows(r, ADMIN_KEY);
+    } finally {
+      await new Promise((r) => fake.close(r));
+    }
   });
 });
