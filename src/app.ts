@@ -5,7 +5,7 @@ import { registerHealth } from './http/health.js';
 import { loggerOptions } from './http/logging.js';
 import { createMetricsRegistry, registerHttpMetrics } from './http/metrics.js';
 import { registerOpenApi } from './http/openapi.js';
-import { registerProblemHandlers } from './http/problem.js';
+import { problemFromError, registerProblemHandlers, sendProblem } from './http/problem.js';
 import { registerRateLimits } from './http/rate-limit.js';
 import { validatorCompilersFactory } from './http/validation.js';
 import { sessionService } from './services/session/app.js';
@@ -16,6 +16,8 @@ export interface BuildAppOptions {
   onBootstrapKey?: (key: string) => void;
   /** Tests silence the logger; production logs JSON lines to stdout. */
   logger?: boolean;
+  /** Where log lines go instead of stdout (tests capture them). */
+  logStream?: { write(line: string): void };
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -24,9 +26,9 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  * Composes the shared HTTP layer and the services named in `config.services` into one Fastify app on
  * one port. The backends are the caller's: it created them, it closes them after `app.close()`.
  */
-export async function buildApp({ config, backends, onBootstrapKey, logger = true }: BuildAppOptions): Promise<FastifyInstance> {
+export async function buildApp({ config, backends, onBootstrapKey, logger = true, logStream }: BuildAppOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: logger ? loggerOptions(config.logLevel, backends.clock) : false,
+    logger: logger ? { ...loggerOptions(config.logLevel, backends.clock), ...(logStream ? { stream: logStream } : {}) } : false,
     logController: new LogController({ requestIdLogLabel: 'request_id' }),
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
@@ -39,6 +41,12 @@ export async function buildApp({ config, backends, onBootstrapKey, logger = true
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 200, ignoreTrailingSlash: true },
     schemaController: { compilersFactory: { buildValidator: validatorCompilersFactory } },
+    // Errors the router raises before any route runs (bad percent-encoding, over-long ids) get the same
+    // problem documents as everything else.
+    frameworkErrors: (err, req, reply) => {
+      const p = problemFromError(err, req);
+      void sendProblem(reply, p.status, p.code, p.detail, p.extra);
+    },
   });
   // Headers must be allowed to arrive for as long as an idle keep-alive connection may be reused.
   app.server.headersTimeout = config.keepAliveTimeoutMs + 1_000;

@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { unauthorized } from '../core/errors.js';
 
 export interface OperatorPrincipal {
@@ -23,8 +23,13 @@ export function bearerToken(request: FastifyRequest): string | null {
   return m ? m[1]! : null;
 }
 
-/** preHandler for operator routes: 401 with a problem document unless a valid operator key is presented. */
-export function requireOperator(verify: OperatorKeyVerifier): preHandlerAsyncHookHandler {
+/**
+ * onRequest hook for operator routes: 401 with a problem document unless a valid operator key is
+ * presented. It runs before the body is parsed, so an unauthenticated caller learns nothing about
+ * the route's schema.
+ */
+/** (operator auth) with a problem document unless a valid operator key is presented. */
+export function requireOperator(verify: OperatorKeyVerifier): onRequestAsyncHookHandler {
   return async function operatorAuth(request: FastifyRequest, reply: FastifyReply) {
     const key = bearerToken(request);
     if (!key) {

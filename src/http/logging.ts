@@ -1,15 +1,32 @@
-import type { FastifyServerOptions } from 'fastify';
+import type { LoggerOptions } from 'pino';
 import type { Clock } from '../core/ports/clock.js';
 
 /** Query parameters that carry credentials and must never reach a log line. */
-const SECRET_PARAMS = /([?&](?:access_token|token|refresh_token|key|api_key)=)[^&]*/gi;
-export const stripSecrets = (url: string) => url.replace(SECRET_PARAMS, '$1[redacted]');
+const SECRET_NAMES = new Set(['access_token', 'token', 'refresh_token', 'key', 'api_key']);
+
+/** Redacts credential query parameters, matching names after percent-decoding (`%61ccess_token` too). */
+export function stripSecrets(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const params = url.slice(q + 1).split('&').map((pair) => {
+    const eq = pair.indexOf('=');
+    const rawName = eq < 0 ? pair : pair.slice(0, eq);
+    let name = rawName;
+    try {
+      name = decodeURIComponent(rawName.replace(/\+/g, ' '));
+    } catch {
+      /* undecodable: compare as is */
+    }
+    return SECRET_NAMES.has(name.toLowerCase()) ? `${rawName}=[redacted]` : pair;
+  });
+  return `${url.slice(0, q)}?${params.join('&')}`;
+}
 
 /**
  * JSON lines with `timestamp`, `service`, `level`, `message`, `request_id`; services add `session_id` /
  * `user_id` with child loggers. Credentials are redacted by path, and URLs lose secret query params.
  */
-export function loggerOptions(level: string, clock: Clock): NonNullable<FastifyServerOptions['logger']> {
+export function loggerOptions(level: string, clock: Clock): LoggerOptions {
   return {
     level,
     messageKey: 'message',
@@ -21,6 +38,7 @@ export function loggerOptions(level: string, clock: Clock): NonNullable<FastifyS
     redact: {
       paths: [
         'req.headers.authorization', 'req.headers.cookie', 'req.headers["sec-websocket-protocol"]',
+        'token', 'access_token', 'refresh_token', 'api_key', 'key', 'secret', 'password',
         '*.token', '*.access_token', '*.refresh_token', '*.api_key', '*.secret', '*.password',
       ],
       censor: '[redacted]',

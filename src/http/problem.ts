@@ -70,6 +70,10 @@ export function problemFromError(err: FastifyError | Error, request: FastifyRequ
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return { status: 400, code: 'malformed_body', detail: fe.message };
+    case 'FST_ERR_BAD_URL':
+      return { status: 400, code: 'bad_url', detail: 'The URL is not valid (check its percent-encoding).' };
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return { status: 400, code: 'bad_id', detail: 'An id in the path is longer than any id this API issues.' };
     case 'FST_ERR_RATE_LIMIT_EXCEEDED':
       return { status: 429, code: 'rate_limited', detail: fe.message };
   }

@@ -30,10 +30,12 @@ export interface TestApp {
  * get two instances sharing one PostgreSQL schema and one Redis prefix (multi-instance tests).
  * PGlite cannot be shared between instances, so shared namespaces need DATABASE_URL.
  */
-export async function createTestApp(opts: { env?: Record<string, string>; namespace?: string; clock?: Clock; dropSchemaOnClose?: boolean } = {}): Promise<TestApp> {
+export async function createTestApp(
+  opts: { env?: Record<string, string>; namespace?: string; clock?: Clock; dropSchemaOnClose?: boolean; logStream?: { write(line: string): void } } = {},
+): Promise<TestApp> {
   const namespace = opts.namespace ?? testNamespace();
   const env: Record<string, string> = {
-    LOG_LEVEL: 'silent',
+    LOG_LEVEL: opts.logStream ? 'trace' : 'silent',
     STREAMPLANE_ADMIN_KEY: ADMIN_KEY,
     DATABASE_URL: DATABASE_URL ?? 'memory://',
     STREAMPLANE_DATABASE_SCHEMA: namespace,
@@ -45,7 +47,7 @@ export async function createTestApp(opts: { env?: Record<string, string>; namesp
   const backends = await createBackends(config, { clock: opts.clock });
   for (const { service, dir } of await serviceMigrations(config)) await migrate(backends.database, await readMigrations(service, dir));
   let bootstrapKey: string | null = null;
-  const app = await buildApp({ config, backends, logger: false, onBootstrapKey: (k) => (bootstrapKey = k) });
+  const app = await buildApp({ config, backends, logger: Boolean(opts.logStream), logStream: opts.logStream, onBootstrapKey: (k) => (bootstrapKey = k) });
   await app.ready();
   return {
     app,

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import type { preHandlerAsyncHookHandler } from 'fastify';
+import type { onRequestAsyncHookHandler } from 'fastify';
 import type { ApiKeyService } from './api-key.service.js';
 
 const ApiKey = Type.Object({
@@ -13,9 +13,9 @@ const ApiKey = Type.Object({
 const KeyId = Type.Object({ id: Type.String({ pattern: '^[0-9a-hjkmnp-tv-z]{26}$', description: 'API key id' }) }, { additionalProperties: false });
 const errors = { 400: { $ref: 'Problem#' }, 401: { $ref: 'Problem#' } };
 
-export const apiKeyRoutes: FastifyPluginAsync<{ keys: ApiKeyService; operator: preHandlerAsyncHookHandler }> = async (app, { keys, operator }) => {
+export const apiKeyRoutes: FastifyPluginAsync<{ keys: ApiKeyService; operator: onRequestAsyncHookHandler }> = async (app, { keys, operator }) => {
   app.post('/api/v1/keys', {
-    preHandler: operator,
+    onRequest: operator,
     schema: {
       tags: ['api keys'],
       summary: 'Create an operator API key (the key is shown once)',
@@ -30,12 +30,12 @@ export const apiKeyRoutes: FastifyPluginAsync<{ keys: ApiKeyService; operator: p
   });
 
   app.get('/api/v1/keys', {
-    preHandler: operator,
+    onRequest: operator,
     schema: { tags: ['api keys'], summary: 'List operator API keys (never their secrets)', security: [{ operatorKey: [] }], response: { 200: Type.Object({ data: Type.Array(ApiKey) }), ...errors } },
   }, async () => ({ data: await keys.list() }));
 
   app.delete('/api/v1/keys/:id', {
-    preHandler: operator,
+    onRequest: operator,
     schema: { tags: ['api keys'], summary: 'Revoke an operator API key (idempotent)', security: [{ operatorKey: [] }], params: KeyId, response: { 200: ApiKey, 404: { $ref: 'Problem#' }, ...errors } },
   }, async (req) => {
     const revoked = await keys.revoke((req.params as { id: string }).id);

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyPluginAsync, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyPluginAsync, onRequestAsyncHookHandler } from 'fastify';
 import { bodylessAsEmptyObject } from '../../../http/validation.js';
 import { ListSessionsQuery, Session, SessionIdString, StartSessionBody, StopSessionBody } from './session.schemas.js';
 import type { SessionService } from './session.service.js';
@@ -9,11 +9,11 @@ const errors = { 400: P, 401: P, 404: P, 409: P, 413: P, 415: P, 422: P };
 const security = [{ operatorKey: [] }];
 export const SessionParams = Type.Object({ id: SessionIdString }, { additionalProperties: false });
 
-export const sessionRoutes: FastifyPluginAsync<{ sessions: SessionService; operator: preHandlerAsyncHookHandler }> = async (app, { sessions, operator }) => {
+export const sessionRoutes: FastifyPluginAsync<{ sessions: SessionService; operator: onRequestAsyncHookHandler }> = async (app, { sessions, operator }) => {
   app.addSchema(Session);
 
   app.post('/api/v1/sessions/start', {
-    preHandler: operator,
+    onRequest: operator,
     preValidation: bodylessAsEmptyObject,
     schema: {
       tags: ['sessions'],
@@ -33,7 +33,7 @@ export const sessionRoutes: FastifyPluginAsync<{ sessions: SessionService; opera
   });
 
   app.post('/api/v1/sessions/stop', {
-    preHandler: operator,
+    onRequest: operator,
     schema: { tags: ['sessions'], summary: 'End a session (idempotent); its viewer tokens stop validating', security, body: StopSessionBody, response: { 200: { $ref: 'Session#' }, ...errors } },
   }, async (req) => {
     const body = req.body as Static<typeof StopSessionBody>;
@@ -43,12 +43,12 @@ export const sessionRoutes: FastifyPluginAsync<{ sessions: SessionService; opera
   });
 
   app.get('/api/v1/sessions/:id', {
-    preHandler: operator,
+    onRequest: operator,
     schema: { tags: ['sessions'], summary: 'A session with its viewer counts', security, params: SessionParams, response: { 200: { $ref: 'Session#' }, ...errors } },
   }, async (req) => sessions.get((req.params as Static<typeof SessionParams>).id));
 
   app.get('/api/v1/sessions', {
-    preHandler: operator,
+    onRequest: operator,
     schema: {
       tags: ['sessions'],
       summary: 'List sessions, newest first, cursor-paginated',

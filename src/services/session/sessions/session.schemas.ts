@@ -7,7 +7,7 @@ export const StartSessionBody = Type.Object(
   {
     title: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     max_viewers: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000, description: 'Concurrent viewer cap; new viewers beyond it are refused.' })),
-    metadata: Type.Optional(Type.Record(Type.String({ maxLength: 64 }), Type.Unknown(), { maxProperties: 50, description: 'Free-form JSON object (size bounded by STREAMPLANE_METADATA_MAX_BYTES).' })),
+    metadata: Type.Optional(Type.Record(Type.String({ maxLength: 64 }), Type.Unknown(), { maxProperties: 50, propertyNames: { maxLength: 64 }, description: 'Free-form JSON object (size bounded by STREAMPLANE_METADATA_MAX_BYTES).' })),
   },
   { additionalProperties: false },
 );

@@ -26,6 +26,9 @@ export class SessionService {
 
   async start(body: StartSessionBody, operatorKeyId: string, idempotencyKey: string | undefined) {
     const metadata = body.metadata ?? {};
+    if (jsonDepth(metadata) > METADATA_MAX_DEPTH) {
+      throw new AppError(400, 'metadata_too_deep', `metadata nests deeper than ${METADATA_MAX_DEPTH} levels.`, { errors: [{ field: 'body.metadata', message: 'is nested too deeply' }] });
+    }
     const size = Buffer.byteLength(JSON.stringify(metadata));
     if (size > this.d.metadataMaxBytes) {
       throw new AppError(413, 'metadata_too_large', `metadata is ${size} bytes encoded; the limit is ${this.d.metadataMaxBytes} (STREAMPLANE_METADATA_MAX_BYTES).`);
@@ -63,8 +66,8 @@ export class SessionService {
     const beforeId = q.cursor ? decodeCursor(q.cursor) : undefined;
     const rows = await repo.list(this.d.db, {
       status: q.status,
-      createdAfter: q.created_after ? new Date(q.created_after) : undefined,
-      createdBefore: q.created_before ? new Date(q.created_before) : undefined,
+      createdAfter: queryDate('created_after', q.created_after),
+      createdBefore: queryDate('created_before', q.created_before),
       beforeId,
       limit: q.limit + 1,
     });
@@ -128,6 +131,32 @@ export class SessionService {
     // The row is committed: a lost notification is repaired by subscribers reading the database.
     await this.d.bus.publish(topic, payload).catch((err) => this.d.log.warn({ err, topic }, 'bus publish failed'));
   }
+}
+
+const METADATA_MAX_DEPTH = 32;
+
+/** Depth of a JSON value, measured without recursion (a 64 KiB body can nest ~30,000 levels). */
+export function jsonDepth(value: unknown): number {
+  let max = 0;
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (d > max) max = d;
+    if (max > METADATA_MAX_DEPTH) return max;
+    for (const child of Object.values(v)) stack.push([child, d + 1]);
+  }
+  return max;
+}
+
+/** A `date-time` that JavaScript and PostgreSQL can both hold (the format allows leap seconds, Date does not). */
+function queryDate(field: string, value: string | undefined): Date | undefined {
+  if (value === undefined) return undefined;
+  const d = new Date(value);
+  if (!Number.isFinite(d.getTime()) || d.getUTCFullYear() < 1 || d.getUTCFullYear() > 9999) {
+    throw new AppError(400, 'validation_failed', `querystring.${field} must be a date between years 1 and 9999`, { errors: [{ field: `querystring.${field}`, message: 'is not a usable date' }] });
+  }
+  return d;
 }
 
 export const encodeCursor = (id: string) => Buffer.from(id).toString('base64url');

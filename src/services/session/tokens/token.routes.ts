@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyPluginAsync, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyPluginAsync, onRequestAsyncHookHandler } from 'fastify';
+import { bodylessAsEmptyObject } from '../../../http/validation.js';
 import type { SigningKeyRing } from './signing-key.ring.js';
 import { Jwks, MintBody, RefreshBody, RevokeBody, TokenPair, ValidateBody, ValidateResponse } from './token.schemas.js';
 import type { TokenService } from './token.service.js';
@@ -7,14 +8,14 @@ import type { TokenService } from './token.service.js';
 const P = { $ref: 'Problem#' };
 const operatorErrors = { 400: P, 401: P, 404: P, 409: P, 413: P, 415: P };
 
-export const tokenRoutes: FastifyPluginAsync<{ tokens: TokenService; ring: SigningKeyRing; operator: preHandlerAsyncHookHandler; validateRatePerMinute: number }> = async (
+export const tokenRoutes: FastifyPluginAsync<{ tokens: TokenService; ring: SigningKeyRing; operator: onRequestAsyncHookHandler; validateRatePerMinute: number }> = async (
   app,
   { tokens, ring, operator, validateRatePerMinute },
 ) => {
   const perClient = { rateLimit: { max: validateRatePerMinute, timeWindow: 60_000 } };
 
   app.post('/api/v1/auth/tokens', {
-    preHandler: operator,
+    onRequest: operator,
     schema: { tags: ['viewer tokens'], summary: 'Mint a viewer access + refresh token pair', security: [{ operatorKey: [] }], body: MintBody, response: { 201: TokenPair, ...operatorErrors } },
   }, async (req, reply) => {
     const body = req.body as Static<typeof MintBody>;
@@ -46,7 +47,7 @@ export const tokenRoutes: FastifyPluginAsync<{ tokens: TokenService; ring: Signi
   }, async (req, reply) => reply.header('cache-control', 'no-store').send(await tokens.refresh((req.body as Static<typeof RefreshBody>).refresh_token)));
 
   app.post('/api/v1/auth/revoke', {
-    preHandler: operator,
+    onRequest: operator,
     schema: {
       tags: ['viewer tokens'],
       summary: 'Revoke a viewer (all its tokens in a session) or one access token; effective on every instance',
@@ -62,8 +63,15 @@ export const tokenRoutes: FastifyPluginAsync<{ tokens: TokenService; ring: Signi
   });
 
   app.post('/api/v1/auth/signing-keys/rotate', {
-    preHandler: operator,
-    schema: { tags: ['viewer tokens'], summary: 'Rotate the token-signing key now (old key verifies until its tokens expire)', security: [{ operatorKey: [] }], response: { 200: Type.Object({ kid: Type.String() }), 401: P } },
+    onRequest: operator,
+    preValidation: bodylessAsEmptyObject,
+    schema: {
+      tags: ['viewer tokens'],
+      summary: 'Rotate the token-signing key now (old key verifies until its tokens expire)',
+      security: [{ operatorKey: [] }],
+      body: Type.Object({}, { additionalProperties: false, description: 'Empty, or no body at all.' }),
+      response: { 200: Type.Object({ kid: Type.String() }), 400: P, 401: P, 415: P },
+    },
   }, async () => ({ kid: await ring.rotate(true) }));
 
   app.get('/.well-known/jwks.json', {
