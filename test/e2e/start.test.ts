@@ -42,7 +42,10 @@ async function startServer(env: Record<string, string>): Promise<Started> {
     } catch {
       /* not listening yet */
     }
-    if (performance.now() > deadline) throw new Error(`no 200 on /health within 90 s:\n${out}`);
+    if (performance.now() > deadline) {
+      child.kill('SIGKILL'); // never leave a server behind when the test gives up on it
+      throw new Error(`no 200 on /health within 90 s:\n${out}`);
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   return { child, out: () => out, url, exited };
