@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exited, spawnTracked, stopChild } from './children.js';
-import { REPO_ROOT } from './server.js';
+import { cpuUs, REPO_ROOT, type Running } from './server.js';
 
 export interface LoadSpec {
   url: string;
@@ -11,6 +11,8 @@ export interface LoadSpec {
   headers: Record<string, string>;
   connections: number;
   durationS: number;
+  /** When set, send exactly this many requests instead of running for durationS. */
+  amount?: number;
   /** A fixed body for every request… */
   body?: string;
   /** …or a JSON file holding an array of bodies, sent in rotation. */
@@ -36,10 +38,15 @@ export interface LoadRun {
   result: Promise<LoadResult>;
 }
 
-/** A place for the bodies files the load processes read. */
+/** A place for the bodies files the load processes read; removed by cleanup() or at exit (also on a signal). */
 export function scratchDir(): { dir: string; cleanup(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'streamplane-bench-'));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  const cleanup = () => {
+    process.off('exit', cleanup);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.on('exit', cleanup);
+  return { dir, cleanup };
 }
 
 let seq = 0;
@@ -93,4 +100,31 @@ export function startLoad(spec: LoadSpec, scratch: string): LoadRun {
 
 export async function runLoad(spec: LoadSpec, scratch: string): Promise<LoadResult> {
   return startLoad(spec, scratch).result;
+}
+
+export interface MeasuredResult extends LoadResult {
+  /**
+   * CPU time the server process used per request during the pass (user + system, all threads). On a
+   * shared, noisy machine this moves far less than req/s does, so its ratio between two servers is the
+   * steadier estimate of what their throughput ratio is when each has a quiet core.
+   */
+  server_cpu_us_per_request: number | null;
+  /** Server CPU seconds per wall second during the pass (1 = one core fully busy). */
+  server_cpu_utilization: number | null;
+}
+
+/** One load pass against `server`, with the server's CPU time read from /proc around it. */
+export async function measure(server: Running, spec: Omit<LoadSpec, 'url'>, scratch: string): Promise<MeasuredResult> {
+  const cpu0 = cpuUs(server.pid);
+  const t0 = performance.now();
+  const r = await runLoad({ ...spec, url: server.url }, scratch);
+  const wallUs = (performance.now() - t0) * 1000;
+  const cpu1 = cpuUs(server.pid);
+  const used = cpu0 === null || cpu1 === null ? null : cpu1 - cpu0;
+  return {
+    ...r,
+    server_cpu_us_per_request: used === null || r.requests_total === 0 ? null : Math.round((used / r.requests_total) * 10) / 10,
+    // The load process starts and stops around the pass; its own startup is in the wall time, not in CPU.
+    server_cpu_utilization: used === null ? null : Math.round((used / Math.min(wallUs, r.duration_s * 1e6)) * 100) / 100,
+  };
 }

@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exited, spawnTracked, stopChild, type Role } from './children.js';
 import { freePort } from './port.js';
@@ -99,6 +100,20 @@ export function rssKiB(pid: number): number | null {
   }
 }
 
+/** CPU time (user + system, all threads) a process has used so far, in µs; null without /proc. */
+export function cpuUs(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15, in clock ticks.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1e6) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+/** USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK); /proc/<pid>/stat counts in it. */
+const CLOCK_TICKS = 100;
+
 export const streamplaneEnv = (extra: Record<string, string> = {}): Record<string, string> => ({
   DATABASE_URL: 'memory://',
   LOG_LEVEL: 'warn',
@@ -106,9 +121,26 @@ export const streamplaneEnv = (extra: Record<string, string> = {}): Record<strin
   ...extra,
 });
 
+/** BENCH_CPU_PROF_DIR: servers under test run with `--cpu-prof` into it (for investigation; it slows them). */
+export const cpuProfDir = (): string | null => process.env.BENCH_CPU_PROF_DIR || null;
+
 /** The server under test: exactly `npm start` (node --import tsx src/main.ts), with the given env. */
-export function spawnStreamplane(env: Record<string, string>, nodeArgs: string[] = []): Promise<Running> {
-  return spawnServer({ script: 'src/main.ts', env, nodeArgs });
+export function spawnStreamplane(env: Record<string, string>): Promise<Running> {
+  const dir = cpuProfDir();
+  return spawnServer({ script: 'src/main.ts', env, nodeArgs: dir ? ['--cpu-prof', '--cpu-prof-dir', dir] : [] });
+}
+
+/**
+ * Runs `fn` and, when profiling, records its time window (CLOCK_MONOTONIC µs, the clock of V8's
+ * .cpuprofile timestamps) as <dir>/<name>-window.json, so bench/lib/cpuprofile-summary.ts can keep
+ * only the samples of that pass from CPU.*.<pid>.0.*.cpuprofile.
+ */
+export async function profiled<T>(name: string, server: Running, fn: () => Promise<T>): Promise<T> {
+  const start = Number(process.hrtime.bigint() / 1000n);
+  const out = await fn();
+  const dir = cpuProfDir();
+  if (dir) writeFileSync(join(dir, `${name}-window.json`), JSON.stringify({ pid: server.pid, start_us: start, end_us: Number(process.hrtime.bigint() / 1000n) }));
+  return out;
 }
 
 /** The limit: a bare Fastify 5 route answering a constant JSON body (bench/lib/limit-server.ts). */

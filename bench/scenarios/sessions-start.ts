@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { runLoad, scratchDir, type LoadResult, type LoadSpec } from '../lib/load.js';
+import { measure, scratchDir, type LoadSpec, type MeasuredResult } from '../lib/load.js';
 import { durationS, emit, postJson, progress, round, warmupS } from '../lib/report.js';
-import { ADMIN_KEY, spawnLimitServer, spawnStreamplane, streamplaneEnv, type Running } from '../lib/server.js';
+import { ADMIN_KEY, profiled, spawnLimitServer, spawnStreamplane, streamplaneEnv, type Running } from '../lib/server.js';
 
 const CONNECTIONS = 10;
 const PATH = '/api/v1/sessions/start';
@@ -23,11 +23,11 @@ export async function sessionsStart(): Promise<void> {
     await s.stop();
   };
   try {
-    const spec = (url: string, seconds: number): LoadSpec => ({ url, method: 'POST', path: PATH, headers: HEADERS, connections: CONNECTIONS, durationS: seconds, body: BODY });
-    const pass = async (name: string, url: string, seconds: number): Promise<LoadResult> => {
+    const spec = (seconds: number): Omit<LoadSpec, 'url'> => ({ method: 'POST', path: PATH, headers: HEADERS, connections: CONNECTIONS, durationS: seconds, body: BODY });
+    const pass = async (name: string, server: Running, seconds: number): Promise<MeasuredResult> => {
       progress(`sessions_start: ${name} (${seconds} s, ${CONNECTIONS} connections)`);
-      const r = await runLoad(spec(url, seconds), scratch.dir);
-      progress(`sessions_start: ${name}: ${r.req_per_s} req/s, p50 ${r.latency_ms.p50} ms, p99 ${r.latency_ms.p99} ms, non-2xx ${r.non_2xx}, errors ${r.errors}`);
+      const r = await measure(server, spec(seconds), scratch.dir);
+      progress(`sessions_start: ${name}: ${r.req_per_s} req/s, p50 ${r.latency_ms.p50} ms, p99 ${r.latency_ms.p99} ms, non-2xx ${r.non_2xx}, errors ${r.errors}, server CPU ${r.server_cpu_us_per_request} µs/req at ${r.server_cpu_utilization} cores`);
       return r;
     };
 
@@ -38,10 +38,10 @@ export async function sessionsStart(): Promise<void> {
     const limit = await spawnLimitServer({ method: 'POST', path: PATH, status: sample.status, body: sample.text });
     servers.push(limit);
 
-    await pass('warm-up, limit', limit.url, warmupS());
-    await pass('warm-up, PGlite', pglite.url, warmupS());
-    const limitA = await pass('measured, limit', limit.url, durationS());
-    const onPglite = await pass('measured, PGlite', pglite.url, durationS());
+    await pass('warm-up, limit', limit, warmupS());
+    await pass('warm-up, PGlite', pglite, warmupS());
+    const limitA = await pass('measured, limit', limit, durationS());
+    const onPglite = await profiled('sessions-start-pglite', pglite, () => pass('measured, PGlite', pglite, durationS()));
     await stop(pglite);
     emit(line('pglite', { DATABASE_URL: 'memory://' }, onPglite, limitA, sample.text));
 
@@ -56,9 +56,9 @@ export async function sessionsStart(): Promise<void> {
       progress(`sessions_start: starting the server under test on PostgreSQL (schema ${schema})`);
       const onPg = await spawnStreamplane(streamplaneEnv({ DATABASE_URL: POSTGRES_URL, STREAMPLANE_DATABASE_SCHEMA: schema }));
       servers.push(onPg);
-      await pass('warm-up, PostgreSQL', onPg.url, warmupS());
-      const limitB = await pass('measured, limit (again, next to PostgreSQL)', limit.url, durationS());
-      const pgRun = await pass('measured, PostgreSQL', onPg.url, durationS());
+      await pass('warm-up, PostgreSQL', onPg, warmupS());
+      const limitB = await pass('measured, limit (again, next to PostgreSQL)', limit, durationS());
+      const pgRun = await profiled('sessions-start-postgres', onPg, () => pass('measured, PostgreSQL', onPg, durationS()));
       await stop(onPg);
       emit(line('postgres', { DATABASE_URL: redact(POSTGRES_URL), STREAMPLANE_DATABASE_SCHEMA: schema, schema_dropped_after: true }, pgRun, limitB, sample.text));
     } finally {
@@ -70,7 +70,7 @@ export async function sessionsStart(): Promise<void> {
   }
 }
 
-function line(backend: string, db: Record<string, unknown>, subject: LoadResult, limit: LoadResult, sampleResponse: string) {
+function line(backend: string, db: Record<string, unknown>, subject: MeasuredResult, limit: MeasuredResult, sampleResponse: string) {
   const ratio = subject.req_per_s / limit.req_per_s;
   return {
     scenario: 'sessions_start',
@@ -79,6 +79,8 @@ function line(backend: string, db: Record<string, unknown>, subject: LoadResult,
     subject: summary(subject),
     limit: { name: 'bare Fastify 5 route, constant JSON answer of the same size (a captured session), same POST and headers, separate process', ...summary(limit) },
     ratio: round(ratio),
+    // Limit's server CPU per request over the subject's (Node process only: PostgreSQL's own CPU is not in it).
+    cpu_ratio: subject.server_cpu_us_per_request && limit.server_cpu_us_per_request ? round(limit.server_cpu_us_per_request / subject.server_cpu_us_per_request) : null,
     // The brief gives no number for this one: the ratio says how much of the HTTP limit a write path
     // that goes to the database keeps.
     target: null,
@@ -89,9 +91,11 @@ function line(backend: string, db: Record<string, unknown>, subject: LoadResult,
   };
 }
 
-function summary(r: LoadResult) {
+function summary(r: MeasuredResult) {
   return {
     req_per_s: r.req_per_s,
+    server_cpu_us_per_request: r.server_cpu_us_per_request,
+    server_cpu_utilization: r.server_cpu_utilization,
     latency_ms: { p50: r.latency_ms.p50, p99: r.latency_ms.p99, max: r.latency_ms.max },
     requests: r.requests_total,
     non_2xx: r.non_2xx,
