@@ -971,9 +971,9 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            /** @enum {boolean} */
-                            valid: true;
-                            claims: {
+                            valid: boolean;
+                            /** @description Present when valid. */
+                            claims?: {
                                 iss: string;
                                 aud: string;
                                 /** @description viewer id */
@@ -987,11 +987,8 @@ export interface paths {
                                 iat: number;
                                 exp: number;
                             };
-                        } | {
-                            /** @enum {boolean} */
-                            valid: false;
-                            /** @description expired | revoked | session_ended | bad_signature | wrong_audience | wrong_issuer | wrong_type | unknown_key | unsupported_algorithm | not_yet_valid | malformed */
-                            reason: string;
+                            /** @description Present when not valid: expired | revoked | session_ended | bad_signature | wrong_audience | wrong_issuer | wrong_type | unknown_key | unsupported_algorithm | not_yet_valid | malformed */
+                            reason?: string;
                         };
                     };
                 };

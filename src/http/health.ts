@@ -53,8 +53,8 @@ export function registerHealth(app: FastifyInstance, backends: Backends, info: {
     return { status: allUp ? ('ok' as const) : ('degraded' as const), version: info.version, services: info.services, checks };
   };
   const schema = { tags: ['health'], response: { 200: Health, 503: Health } };
-  app.get('/health', { schema: { ...schema, summary: 'Liveness and dependency status (200 unless this process cannot serve)' }, logLevel: 'warn' }, async () => check());
-  app.get('/health/ready', { schema: { ...schema, summary: 'Readiness: 503 while a required dependency is down' }, logLevel: 'warn' }, async (_req, reply) => {
+  app.get('/health', { schema: { ...schema, summary: 'Liveness and dependency status (200 unless this process cannot serve)' }, config: { quietLog: true } }, async () => check());
+  app.get('/health/ready', { schema: { ...schema, summary: 'Readiness: 503 while a required dependency is down' }, config: { quietLog: true } }, async (_req, reply) => {
     const h = await check();
     return reply.code(h.status === 'ok' ? 200 : 503).send(h);
   });

@@ -1,4 +1,5 @@
-import type { LoggerOptions } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import type { Logger, LoggerOptions } from 'pino';
 import type { Clock } from '../core/ports/clock.js';
 
 /** Query parameters that carry credentials and must never reach a log line. */
@@ -22,6 +23,25 @@ export function stripSecrets(url: string): string {
   return `${url.slice(0, q)}?${params.join('&')}`;
 }
 
+const SECRET_KEYS = new Set(['authorization', 'cookie', 'sec-websocket-protocol', 'token', 'access_token', 'refresh_token', 'api_key', 'key', 'secret', 'password']);
+const MAX_REDACT_DEPTH = 4;
+
+/** Replaces the values of credential-named fields in plain objects (and arrays) up to a few levels deep. */
+export function redactSecrets(obj: Record<string, unknown>, depth = 0): Record<string, unknown> {
+  let out: Record<string, unknown> | null = null;
+  for (const [k, v] of Object.entries(obj)) {
+    let next = v;
+    if (SECRET_KEYS.has(k.toLowerCase()) && v !== undefined) next = '[redacted]';
+    else if (depth < MAX_REDACT_DEPTH && v !== null && typeof v === 'object') {
+      const proto = Object.getPrototypeOf(v);
+      if (Array.isArray(v)) next = v.map((item) => (item !== null && typeof item === 'object' && Object.getPrototypeOf(item) === Object.prototype ? redactSecrets(item as Record<string, unknown>, depth + 1) : item));
+      else if (proto === Object.prototype || proto === null) next = redactSecrets(v as Record<string, unknown>, depth + 1);
+    }
+    if (next !== v) (out ??= { ...obj })[k] = next;
+  }
+  return out ?? obj;
+}
+
 /**
  * JSON lines with `timestamp`, `service`, `level`, `message`, `request_id`; services add `session_id` /
  * `user_id` with child loggers. Credentials are redacted by path, and URLs lose secret query params.
@@ -34,15 +54,9 @@ export function loggerOptions(level: string, clock: Clock): LoggerOptions {
     // Service plugins bind their own `service`; everything else is the shared HTTP layer.
     mixin: (_obj: object, _level: number, logger: { bindings(): Record<string, unknown> }) => (logger.bindings().service ? {} : { service: 'streamplane' }),
     timestamp: () => `,"timestamp":"${new Date(clock.now()).toISOString()}"`,
-    formatters: { level: (label: string) => ({ level: label }) },
-    redact: {
-      paths: [
-        'req.headers.authorization', 'req.headers.cookie', 'req.headers["sec-websocket-protocol"]',
-        'token', 'access_token', 'refresh_token', 'api_key', 'key', 'secret', 'password',
-        '*.token', '*.access_token', '*.refresh_token', '*.api_key', '*.secret', '*.password',
-      ],
-      censor: '[redacted]',
-    },
+    // Redaction happens here, when a line is written, and not through pino's `redact`, which also
+    // re-processes the bindings of every child logger: that cost ~10 % of the hottest route's CPU.
+    formatters: { level: (label: string) => ({ level: label }), log: redactSecrets },
     serializers: {
       req: (req: { method: string; url: string; ip?: string; headers?: Record<string, unknown> }) => ({
         method: req.method,
@@ -53,4 +67,27 @@ export function loggerOptions(level: string, clock: Clock): LoggerOptions {
       res: (res: { statusCode: number }) => ({ status: res.statusCode }),
     },
   };
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Hot or noisy route (validation, heartbeats, health): its request lines are logged at debug. */
+    quietLog?: boolean;
+  }
+}
+
+/**
+ * One line per finished request: method, URL without credentials, status and duration. Quiet routes log
+ * at debug, 5xx at error (the error handler has already logged the cause), everything else at info.
+ */
+export function registerRequestLog(app: FastifyInstance) {
+  app.addHook('onResponse', (req, reply, done) => {
+    const status = reply.statusCode;
+    const level = status >= 500 ? 'error' : req.routeOptions.config?.quietLog ? 'debug' : 'info';
+    // With the logger off (tests), Fastify's stand-in logger has no isLevelEnabled.
+    if ((req.log as unknown as Partial<Logger>).isLevelEnabled?.(level)) {
+      req.log[level]({ method: req.method, url: stripSecrets(req.url), status, duration_ms: Math.round(reply.elapsedTime * 100) / 100, remote_address: req.ip }, 'request completed');
+    }
+    done();
+  });
 }

@@ -31,13 +31,27 @@ export function registerHttpMetrics(app: FastifyInstance, registry: Registry) {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
-  app.addHook('onResponse', async (request, reply) => {
+  // Label children are cached per (method, route, status): prom-client would otherwise hash the label
+  // set on every observation of every request.
+  const children = new Map<string, { requests: ReturnType<typeof requests.labels>; errors: ReturnType<typeof errors.labels> | null; latency: ReturnType<typeof latency.labels> }>();
+  app.addHook('onResponse', (request, reply, done) => {
     // routeOptions.url is the route pattern, so ids do not explode label cardinality.
     const route = request.routeOptions.url ?? 'unmatched';
-    const status = String(reply.statusCode);
-    requests.inc({ method: request.method, route, status });
-    if (reply.statusCode >= 400) errors.inc({ method: request.method, route, status });
-    latency.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+    const key = `${request.method} ${reply.statusCode} ${route}`;
+    let c = children.get(key);
+    if (!c) {
+      const status = String(reply.statusCode);
+      c = {
+        requests: requests.labels({ method: request.method, route, status }),
+        errors: reply.statusCode >= 400 ? errors.labels({ method: request.method, route, status }) : null,
+        latency: latency.labels({ method: request.method, route }),
+      };
+      children.set(key, c);
+    }
+    c.requests.inc();
+    c.errors?.inc();
+    c.latency.observe(reply.elapsedTime / 1000);
+    done();
   });
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
     reply.type(registry.contentType);

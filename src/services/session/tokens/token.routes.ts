@@ -25,8 +25,7 @@ export const tokenRoutes: FastifyPluginAsync<{ tokens: TokenService; ring: Signi
   });
 
   app.post('/api/v1/auth/validate-token', {
-    config: perClient,
-    logLevel: 'warn',
+    config: { ...perClient, quietLog: true },
     schema: {
       tags: ['viewer tokens'],
       summary: 'Introspect a viewer access token (no operator key: the token is the credential)',
@@ -75,7 +74,7 @@ export const tokenRoutes: FastifyPluginAsync<{ tokens: TokenService; ring: Signi
   }, async () => ({ kid: await ring.rotate(true) }));
 
   app.get('/.well-known/jwks.json', {
-    logLevel: 'warn',
+    config: { quietLog: true },
     schema: { tags: ['viewer tokens'], summary: 'Public keys that verify viewer access tokens', response: { 200: Jwks } },
   }, async (_req, reply) => reply.header('cache-control', 'public, max-age=300').send(ring.jwks()));
 };

@@ -149,7 +149,7 @@ export class TokenService {
   /** Introspection (RFC 7662 style): never throws for a bad token, says why it is not valid. */
   async validate(token: string): Promise<Validation> {
     const result = await this.check(token);
-    this.d.metrics.tokenValidations.inc({ outcome: result.valid ? 'valid' : result.reason });
+    this.d.metrics.tokenValidation(result.valid ? 'valid' : result.reason).inc();
     return result;
   }
 
@@ -160,9 +160,13 @@ export class TokenService {
       const verified = await this.verify(token, now);
       if (!verified.valid) return verified;
       claims = verified.claims;
-      this.verified?.set(token, claims, { ttl: Math.max(1, claims.exp * 1000 - now) });
+      // No TTL bookkeeping in the cache (it costs on every get): exp is checked above on each hit.
+      this.verified?.set(token, claims);
     }
-    if (claims.exp * 1000 <= now) return { valid: false, reason: 'expired' };
+    if (claims.exp * 1000 <= now) {
+      this.verified?.delete(token);
+      return { valid: false, reason: 'expired' };
+    }
     const revoked = this.d.revocations.check(claims);
     return revoked ? { valid: false, reason: revoked } : { valid: true, claims };
   }

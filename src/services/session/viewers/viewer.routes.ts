@@ -20,7 +20,7 @@ export const viewerRoutes: FastifyPluginAsync<{ viewers: ViewerService; tokens: 
   const schema = { tags: ['viewers'], security: [{ viewerToken: [] }], params: SessionParams };
 
   app.post('/api/v1/sessions/:id/heartbeat', {
-    logLevel: 'warn',
+    config: { quietLog: true },
     preValidation: bodylessAsEmptyObject,
     schema: {
       ...schema,
