@@ -2,8 +2,9 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Config } from './config/config.js';
 import type { Backends } from './core/ports/index.js';
 import { registerHealth } from './http/health.js';
-import { loggerOptions, registerRequestLog } from './http/logging.js';
-import { createMetricsRegistry, registerHttpMetrics } from './http/metrics.js';
+import { loggerOptions } from './http/logging.js';
+import { createMetricsRegistry } from './http/metrics.js';
+import { registerObservability } from './http/observe.js';
 import { registerOpenApi } from './http/openapi.js';
 import { problemFromError, registerProblemHandlers, sendProblem } from './http/problem.js';
 import { registerRateLimits } from './http/rate-limit.js';
@@ -29,7 +30,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export async function buildApp({ config, backends, onBootstrapKey, logger = true, logStream }: BuildAppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: logger ? { ...loggerOptions(config.logLevel, backends.clock), ...(logStream ? { stream: logStream } : {}) } : false,
-    // One line per request, written by our onResponse hook (registerRequestLog), instead of Fastify's two.
+    // One line per request, written by our onResponse hook (http/observe.ts), instead of Fastify's two.
     logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
@@ -61,9 +62,8 @@ export async function buildApp({ config, backends, onBootstrapKey, logger = true
   // validation error instead of the 415 it deserves.
   app.removeContentTypeParser('text/plain');
   registerProblemHandlers(app);
-  registerRequestLog(app);
   const registry = createMetricsRegistry();
-  registerHttpMetrics(app, registry);
+  registerObservability(app, registry);
   await registerOpenApi(app, config.version);
   await registerRateLimits(app, backends.rateLimits);
   registerHealth(app, backends, { version: config.version, services: config.services });

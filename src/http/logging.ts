@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { Logger, LoggerOptions } from 'pino';
 import type { Clock } from '../core/ports/clock.js';
 
@@ -80,14 +80,10 @@ declare module 'fastify' {
  * One line per finished request: method, URL without credentials, status and duration. Quiet routes log
  * at debug, 5xx at error (the error handler has already logged the cause), everything else at info.
  */
-export function registerRequestLog(app: FastifyInstance) {
-  app.addHook('onResponse', (req, reply, done) => {
-    const status = reply.statusCode;
-    const level = status >= 500 ? 'error' : req.routeOptions.config?.quietLog ? 'debug' : 'info';
-    // With the logger off (tests), Fastify's stand-in logger has no isLevelEnabled.
-    if ((req.log as unknown as Partial<Logger>).isLevelEnabled?.(level)) {
-      req.log[level]({ method: req.method, url: stripSecrets(req.url), status, duration_ms: Math.round(reply.elapsedTime * 100) / 100, remote_address: req.ip }, 'request completed');
-    }
-    done();
-  });
+export function logRequest(req: FastifyRequest, status: number, elapsedMs: number, quiet: boolean) {
+  const level = status >= 500 ? 'error' : quiet ? 'debug' : 'info';
+  // With the logger off (tests), Fastify's stand-in logger has no isLevelEnabled.
+  if ((req.log as unknown as Partial<Logger>).isLevelEnabled?.(level)) {
+    req.log[level]({ method: req.method, url: stripSecrets(req.url), status, duration_ms: Math.round(elapsedMs * 100) / 100, remote_address: req.ip }, 'request completed');
+  }
 }

@@ -11,7 +11,8 @@ export function createMetricsRegistry(): Registry {
   return registry;
 }
 
-export function registerHttpMetrics(app: FastifyInstance, registry: Registry) {
+/** HTTP request metrics: call `record` once per finished request with the route *pattern*. */
+export function createHttpMetrics(registry: Registry) {
   const requests = new Counter({
     name: 'streamplane_http_requests_total',
     help: 'HTTP requests by route and status code.',
@@ -34,26 +35,28 @@ export function registerHttpMetrics(app: FastifyInstance, registry: Registry) {
   // Label children are cached per (method, route, status): prom-client would otherwise hash the label
   // set on every observation of every request.
   const children = new Map<string, { requests: ReturnType<typeof requests.labels>; errors: ReturnType<typeof errors.labels> | null; latency: ReturnType<typeof latency.labels> }>();
-  app.addHook('onResponse', (request, reply, done) => {
-    // routeOptions.url is the route pattern, so ids do not explode label cardinality.
-    const route = request.routeOptions.url ?? 'unmatched';
-    const key = `${request.method} ${reply.statusCode} ${route}`;
-    let c = children.get(key);
-    if (!c) {
-      const status = String(reply.statusCode);
-      c = {
-        requests: requests.labels({ method: request.method, route, status }),
-        errors: reply.statusCode >= 400 ? errors.labels({ method: request.method, route, status }) : null,
-        latency: latency.labels({ method: request.method, route }),
-      };
-      children.set(key, c);
-    }
-    c.requests.inc();
-    c.errors?.inc();
-    c.latency.observe(reply.elapsedTime / 1000);
-    done();
-  });
-  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+  return {
+    record(method: string, route: string, status: number, elapsedMs: number) {
+      const key = `${method} ${status} ${route}`;
+      let c = children.get(key);
+      if (!c) {
+        const s = String(status);
+        c = {
+          requests: requests.labels({ method, route, status: s }),
+          errors: status >= 400 ? errors.labels({ method, route, status: s }) : null,
+          latency: latency.labels({ method, route }),
+        };
+        children.set(key, c);
+      }
+      c.requests.inc();
+      c.errors?.inc();
+      c.latency.observe(elapsedMs / 1000);
+    },
+  };
+}
+
+export function registerMetricsRoute(app: FastifyInstance, registry: Registry) {
+  app.get('/metrics', { schema: { hide: true }, config: { quietLog: true } }, async (_req, reply) => {
     reply.type(registry.contentType);
     return registry.metrics();
   });

@@ -33,7 +33,11 @@ export const tokenRoutes: FastifyPluginAsync<{ tokens: TokenService; ring: Signi
       body: ValidateBody,
       response: { 200: ValidateResponse, 400: P, 413: P, 415: P, 429: P },
     },
-  }, async (req) => tokens.validate((req.body as Static<typeof ValidateBody>).token));
+  }, (req, reply) => {
+    // Not async: a cached answer is sent without a promise round trip; a first sighting returns one.
+    const result = tokens.validate((req.body as Static<typeof ValidateBody>).token);
+    return result instanceof Promise ? result : reply.send(result);
+  });
 
   app.post('/api/v1/auth/refresh-token', {
     config: perClient,

@@ -146,29 +146,36 @@ export class TokenService {
     }
   }
 
-  /** Introspection (RFC 7662 style): never throws for a bad token, says why it is not valid. */
-  async validate(token: string): Promise<Validation> {
-    const result = await this.check(token);
-    this.d.metrics.tokenValidation(result.valid ? 'valid' : result.reason).inc();
-    return result;
+  /**
+   * Introspection (RFC 7662 style): never throws for a bad token, says why it is not valid. A token
+   * verified before is answered synchronously from memory (no promise on the hot path); only a first
+   * sighting pays for the signature check.
+   */
+  validate(token: string): Validation | Promise<Validation> {
+    const now = this.d.clock.now();
+    const claims = this.verified?.get(token);
+    if (claims) return this.counted(this.usable(token, claims, now));
+    return this.verify(token, now).then((v) => {
+      if (!v.valid) return this.counted(v);
+      // No TTL bookkeeping in the cache (it costs on every get): exp is checked on each hit instead.
+      this.verified?.set(token, v.claims);
+      return this.counted(this.usable(token, v.claims, now));
+    });
   }
 
-  private async check(token: string): Promise<Validation> {
-    const now = this.d.clock.now();
-    let claims = this.verified?.get(token);
-    if (!claims) {
-      const verified = await this.verify(token, now);
-      if (!verified.valid) return verified;
-      claims = verified.claims;
-      // No TTL bookkeeping in the cache (it costs on every get): exp is checked above on each hit.
-      this.verified?.set(token, claims);
-    }
+  /** Signature-checked claims that may still have expired, or been revoked since. */
+  private usable(token: string, claims: ViewerClaims, now: number): Validation {
     if (claims.exp * 1000 <= now) {
       this.verified?.delete(token);
       return { valid: false, reason: 'expired' };
     }
     const revoked = this.d.revocations.check(claims);
     return revoked ? { valid: false, reason: revoked } : { valid: true, claims };
+  }
+
+  private counted(v: Validation): Validation {
+    this.d.metrics.tokenValidation(v.valid ? 'valid' : v.reason).inc();
+    return v;
   }
 
   private async verify(token: string, now: number): Promise<Validation> {
