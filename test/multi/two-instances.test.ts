@@ -49,14 +49,13 @@ describe.skipIf(!shared)('two instances on PostgreSQL + Redis', () => {
     expect(results.filter((r) => r.statusCode === 403)).toHaveLength(5);
   });
 
-  it('a revocation on one instance is rejected on the other within a second', async () => {
+  // How fast (the 1 s budget) is measured by `npm run bench`, not asserted here: no timing in tests.
+  it('a revocation on one instance is rejected on the other', async () => {
     const sid = (await post(a, '/api/v1/sessions/start', {})).json().id;
     const token = (await post(a, '/api/v1/auth/tokens', { session_id: sid, viewer_id: 'bad-actor', scopes: ['view', 'chat'] })).json().access_token;
     expect((await validate(b, token)).valid).toBe(true); // now cached as verified on b
-    const started = performance.now();
     await post(a, '/api/v1/auth/revoke', { session_id: sid, viewer_id: 'bad-actor' });
-    await eventually(async () => (await validate(b, token)).reason === 'revoked', { timeoutMs: 1_000, intervalMs: 5 });
-    expect(performance.now() - started).toBeLessThan(1_000);
+    await eventually(async () => (await validate(b, token)).reason === 'revoked', { intervalMs: 5 });
   });
 
   it('a session stopped on one instance ends its tokens on the other', async () => {
@@ -64,7 +63,7 @@ describe.skipIf(!shared)('two instances on PostgreSQL + Redis', () => {
     const token = (await post(b, '/api/v1/auth/tokens', { session_id: sid, viewer_id: 'v', scopes: ['view'] })).json().access_token;
     expect((await validate(b, token)).valid).toBe(true);
     await post(a, '/api/v1/sessions/stop', { session_id: sid });
-    await eventually(async () => (await validate(b, token)).reason === 'session_ended', { timeoutMs: 1_000, intervalMs: 5 });
+    await eventually(async () => (await validate(b, token)).reason === 'session_ended', { intervalMs: 5 });
   });
 
   it('tokens signed after a rotation on one instance verify on the other', async () => {
