@@ -4,9 +4,6 @@ import type { Backends, Clock, Database } from '../core/ports/index.js';
 import { MemoryBus } from './memory/memory-bus.js';
 import { MemoryPresence } from './memory/memory-presence.js';
 import { MemoryRateLimitStore } from './memory/memory-rate-limit-store.js';
-import { PgliteDatabase } from './pglite/pglite-database.js';
-import { PostgresDatabase } from './postgres/postgres-database.js';
-import { createRedisBackends } from './redis/redis-backends.js';
 import { SystemClock } from './system-clock.js';
 
 export interface BackendOptions {
@@ -23,6 +20,8 @@ export async function createBackends(config: Pick<Config, 'database' | 'redis'>,
   const database = await openDatabase(config.database);
   try {
     if (config.redis) {
+      // Loaded only when configured: the embedded start-up does not pay for pg and ioredis.
+      const { createRedisBackends } = await import('./redis/redis-backends.js');
       const redis = await createRedisBackends({ url: config.redis.url, prefix: config.redis.prefix, clock, onError });
       return {
         database,
@@ -61,7 +60,11 @@ export async function createBackends(config: Pick<Config, 'database' | 'redis'>,
 }
 
 async function openDatabase(db: Config['database']): Promise<Database> {
-  if (db.kind === 'postgres') return PostgresDatabase.open({ url: db.url, schema: db.schema });
+  if (db.kind === 'postgres') {
+    const { PostgresDatabase } = await import('./postgres/postgres-database.js');
+    return PostgresDatabase.open({ url: db.url, schema: db.schema });
+  }
   if (db.dataDir) await mkdir(db.dataDir, { recursive: true });
+  const { PgliteDatabase } = await import('./pglite/pglite-database.js');
   return PgliteDatabase.open({ dataDir: db.dataDir ?? undefined });
 }
