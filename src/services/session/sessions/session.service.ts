@@ -7,7 +7,7 @@ import { withIdempotency } from '../idempotency.repository.js';
 import type { SessionMetrics } from '../session.metrics.js';
 import { sessionRepository as repo, type SessionRow } from './session.repository.js';
 import type { ListSessionsQuery, Session, StartSessionBody } from './session.schemas.js';
-import { assertTransition, nextStatus, type SessionTransition } from './session.state.js';
+import { assertTransition, type SessionTransition } from './session.state.js';
 
 export const viewerSet = (sessionId: string) => `viewers:${sessionId}`;
 
@@ -58,10 +58,6 @@ export class SessionService {
     return this.view(row, row.status === 'ended' ? 0 : await this.d.presence.count(viewerSet(id)));
   }
 
-  async row(id: string): Promise<SessionRow | null> {
-    return repo.get(this.d.db, id);
-  }
-
   async list(q: ListSessionsQuery): Promise<{ data: Session[]; next_cursor: string | null }> {
     const beforeId = q.cursor ? decodeCursor(q.cursor) : undefined;
     const rows = await repo.list(this.d.db, {
@@ -105,10 +101,6 @@ export class SessionService {
       if (updated) return { row: updated, changed: true };
     }
     throw new AppError(409, 'concurrent_update', `Session ${id} changed repeatedly while being updated; retry.`);
-  }
-
-  canGoLive(row: SessionRow) {
-    return nextStatus(row.status, 'go_live') !== null;
   }
 
   view(r: SessionRow, current: number): Session {
