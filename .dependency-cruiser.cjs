@@ -15,7 +15,7 @@ module.exports = {
       name: 'vendor-sdks-only-in-backends',
       comment: 'pg, PGlite and ioredis are implementation details of the backends.',
       severity: 'error',
-      from: { pathNot: '^src/backends/' },
+      from: { path: '^src/', pathNot: '^src/backends/' },
       to: { path: 'node_modules/(pg|pg-pool|@electric-sql/pglite|ioredis)/' },
     },
     {
