@@ -1,4 +1,4 @@
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,7 +40,9 @@ export async function spawnServer(opts: SpawnOptions): Promise<Running> {
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !SCRUBBED.test(k)) env[k] = v;
   Object.assign(env, { PORT: String(port), HOST: '127.0.0.1' }, opts.env);
   const started = performance.now();
-  const child = spawnTracked(opts.role ?? 'server', process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', opts.script], {
+  // Compiled JavaScript (dist/) runs on plain node, like `npm start`; TypeScript goes through tsx.
+  const loader = opts.script.endsWith('.js') ? [] : ['--import', 'tsx'];
+  const child = spawnTracked(opts.role ?? 'server', process.execPath, [...(opts.nodeArgs ?? []), ...loader, opts.script], {
     cwd: REPO_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -124,10 +126,18 @@ export const streamplaneEnv = (extra: Record<string, string> = {}): Record<strin
 /** BENCH_CPU_PROF_DIR: servers under test run with `--cpu-prof` into it (for investigation; it slows them). */
 export const cpuProfDir = (): string | null => process.env.BENCH_CPU_PROF_DIR || null;
 
-/** The server under test: exactly `npm start` (node --import tsx src/main.ts), with the given env. */
+/** `npm start`'s prestart step: transpile src/ to dist/. Returns how long it took. */
+export function buildDist(): number {
+  const t = performance.now();
+  execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: REPO_ROOT, stdio: 'inherit' });
+  return performance.now() - t;
+}
+
+/** The server under test: what `npm start` runs (build, then node dist/main.js), with the given env. */
 export function spawnStreamplane(env: Record<string, string>): Promise<Running> {
+  buildDist();
   const dir = cpuProfDir();
-  return spawnServer({ script: 'src/main.ts', env, nodeArgs: dir ? ['--cpu-prof', '--cpu-prof-dir', dir] : [] });
+  return spawnServer({ script: 'dist/main.js', env, nodeArgs: dir ? ['--cpu-prof', '--cpu-prof-dir', dir] : [] });
 }
 
 /**
