@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
- * `npm start` as a user runs it: a real process on a real port with PGlite in a data directory.
- * Shows the first-start key, data surviving a restart, and a clean SIGTERM.
+ * What `npm start` runs (its prestart build, then `node dist/main.js`): a real process on a real port
+ * with PGlite in a data directory. Shows the first-start key, data surviving a restart, and a clean SIGTERM.
  */
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -25,7 +25,7 @@ interface Started { child: ChildProcess; out: () => string; url: string; exited:
 async function startServer(env: Record<string, string>): Promise<Started> {
   const port = await freePort();
   let out = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, ['dist/main.js'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: String(port), HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -60,6 +60,7 @@ describe('npm start on PGlite', () => {
   let dataDir: string;
   const running: Started[] = [];
   beforeAll(async () => {
+    execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, stdio: 'inherit' }); // npm start's prestart
     dataDir = await mkdtemp(join(tmpdir(), 'streamplane-e2e-'));
   });
   afterAll(async () => {
@@ -103,7 +104,7 @@ describe('npm start on PGlite', () => {
     expect(res.status).toBe(200);
     expect(await stop(s)).toBe(0);
 
-    const bad = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    const bad = spawn(process.execPath, ['dist/main.js'], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', PORT: 'eighty', DATABASE_URL: 'mysql://x', STREAMPLANE_ADMIN_KEY: 'short-secret' },
       stdio: ['ignore', 'pipe', 'pipe'],
