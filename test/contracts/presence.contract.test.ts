@@ -3,7 +3,7 @@ import type { Presence } from '../../src/core/ports/presence.js';
 import { MemoryPresence } from '../../src/backends/memory/memory-presence.js';
 import { createRedisBackends } from '../../src/backends/redis/redis-backends.js';
 import { ManualClock } from '../helpers/manual-clock.js';
-import { REDIS_URL, deleteRedisPrefix, noteSkipped, rawRedis, uniqueId } from './support.js';
+import { REDIS_URL, deleteRedisPrefix, noteSkipped, rawRedis, uniqueId, redisInstances } from './support.js';
 
 interface PresenceHarness {
   /** Every instance of one harness reads the given clock; `shared` ones also share state. */
@@ -166,20 +166,7 @@ if (!REDIS_URL) noteSkipped('RedisPresence', 'REDIS_URL');
 describe.skipIf(!REDIS_URL)('RedisPresence', () => {
   let n = 0;
   const prefixFor = (i: number) => `${redisPrefix}${i}:`;
-  presenceContract('RedisPresence', true, () => {
-    const prefix = prefixFor(n++);
-    const bundles: { close(): Promise<void> }[] = [];
-    return {
-      async create(clock) {
-        const bundle = await createRedisBackends({ url: REDIS_URL!, prefix, clock });
-        bundles.push(bundle);
-        return bundle.presence;
-      },
-      async closeAll() {
-        await Promise.all(bundles.splice(0).map((b) => b.close()));
-      },
-    };
-  });
+  presenceContract('RedisPresence', true, () => redisInstances(REDIS_URL!, prefixFor(n++), (b) => b.presence));
 
   it('gives every set key a TTL, so abandoned sets vanish from Redis', async () => {
     const prefix = prefixFor(n++);

@@ -3,7 +3,7 @@ import type { RateLimitStore } from '../../src/core/ports/rate-limit-store.js';
 import { MemoryRateLimitStore } from '../../src/backends/memory/memory-rate-limit-store.js';
 import { createRedisBackends } from '../../src/backends/redis/redis-backends.js';
 import { ManualClock } from '../helpers/manual-clock.js';
-import { REDIS_URL, deleteRedisPrefix, noteSkipped, rawRedis, uniqueId } from './support.js';
+import { REDIS_URL, deleteRedisPrefix, noteSkipped, rawRedis, uniqueId, redisInstances } from './support.js';
 
 interface RateLimitHarness {
   create(clock: ManualClock): Promise<RateLimitStore>;
@@ -117,20 +117,7 @@ if (!REDIS_URL) noteSkipped('RedisRateLimitStore', 'REDIS_URL');
 describe.skipIf(!REDIS_URL)('RedisRateLimitStore', () => {
   let n = 0;
   const prefixFor = (i: number) => `${redisPrefix}${i}:`;
-  rateLimitContract('RedisRateLimitStore', true, () => {
-    const prefix = prefixFor(n++);
-    const bundles: { close(): Promise<void> }[] = [];
-    return {
-      async create(clock) {
-        const bundle = await createRedisBackends({ url: REDIS_URL!, prefix, clock });
-        bundles.push(bundle);
-        return bundle.rateLimits;
-      },
-      async closeAll() {
-        await Promise.all(bundles.splice(0).map((b) => b.close()));
-      },
-    };
-  });
+  rateLimitContract('RedisRateLimitStore', true, () => redisInstances(REDIS_URL!, prefixFor(n++), (b) => b.rateLimits));
 
   it('gives every counter key a TTL, so old windows vanish from Redis', async () => {
     const prefix = prefixFor(n++);

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { createRedisBackends, type RedisBackends } from '../../src/backends/redis/redis-backends.js';
+import type { Clock } from '../../src/core/ports/clock.js';
 
 export const REDIS_URL = process.env.REDIS_URL || undefined;
 export const DATABASE_URL = process.env.DATABASE_URL?.startsWith('postgres') ? process.env.DATABASE_URL : undefined;
@@ -51,4 +53,22 @@ export async function rawRedis(url: string): Promise<Redis> {
 export function recorder<T>() {
   const seen: T[] = [];
   return { seen, handler: (p: T) => void seen.push(p) };
+}
+
+/**
+ * A contract factory over real Redis: every instance it creates shares `prefix` (so two instances see
+ * each other), and `closeAll` closes them all.
+ */
+export function redisInstances<T>(url: string, prefix: string, pick: (b: RedisBackends) => T) {
+  const bundles: RedisBackends[] = [];
+  return {
+    async create(clock: Clock): Promise<T> {
+      const bundle = await createRedisBackends({ url, prefix, clock });
+      bundles.push(bundle);
+      return pick(bundle);
+    },
+    async closeAll() {
+      await Promise.all(bundles.splice(0).map((b) => b.close()));
+    },
+  };
 }
