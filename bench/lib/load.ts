@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exited, spawnTracked, stopChild } from './children.js';
 import { cpuUs, REPO_ROOT, type Running } from './server.js';
+import { round } from './report.js';
 
 export interface LoadSpec {
   url: string;
@@ -126,5 +127,25 @@ export async function measure(server: Running, spec: Omit<LoadSpec, 'url'>, scra
     server_cpu_us_per_request: used === null || r.requests_total === 0 ? null : Math.round((used / r.requests_total) * 10) / 10,
     // The load process starts and stops around the pass; its own startup is in the wall time, not in CPU.
     server_cpu_utilization: used === null ? null : Math.round((used / Math.min(wallUs, r.duration_s * 1e6)) * 100) / 100,
+  };
+}
+
+/** Limit's CPU per request ÷ subject's: the steadier estimate of the throughput ratio on a shared machine. */
+export function cpuRatio(subject: MeasuredResult, limit: MeasuredResult): number | null {
+  return subject.server_cpu_us_per_request && limit.server_cpu_us_per_request ? round(limit.server_cpu_us_per_request / subject.server_cpu_us_per_request) : null;
+}
+
+/** The figures of one measured pass that every scenario reports. */
+export function summary(r: MeasuredResult) {
+  return {
+    req_per_s: r.req_per_s,
+    server_cpu_us_per_request: r.server_cpu_us_per_request,
+    server_cpu_utilization: r.server_cpu_utilization,
+    latency_ms: { p50: r.latency_ms.p50, p99: r.latency_ms.p99, max: r.latency_ms.max },
+    requests: r.requests_total,
+    non_2xx: r.non_2xx,
+    errors: r.errors,
+    timeouts: r.timeouts,
+    status_counts: r.status_counts,
   };
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { measure, scratchDir, type LoadSpec, type MeasuredResult } from '../lib/load.js';
+import { cpuRatio, summary } from '../lib/load.js';
 import { durationS, emit, postJson, progress, round, warmupS } from '../lib/report.js';
 import { ADMIN_KEY, profiled, spawnLimitServer, spawnStreamplane, streamplaneEnv, type Running } from '../lib/server.js';
 
@@ -80,7 +81,7 @@ function line(backend: string, db: Record<string, unknown>, subject: MeasuredRes
     limit: { name: 'bare Fastify 5 route, constant JSON answer of the same size (a captured session), same POST and headers, separate process', ...summary(limit) },
     ratio: round(ratio),
     // Limit's server CPU per request over the subject's (Node process only: PostgreSQL's own CPU is not in it).
-    cpu_ratio: subject.server_cpu_us_per_request && limit.server_cpu_us_per_request ? round(limit.server_cpu_us_per_request / subject.server_cpu_us_per_request) : null,
+    cpu_ratio: cpuRatio(subject, limit),
     // The brief gives no number for this one: the ratio says how much of the HTTP limit a write path
     // that goes to the database keeps.
     target: null,
@@ -88,20 +89,6 @@ function line(backend: string, db: Record<string, unknown>, subject: MeasuredRes
     warmup_s: warmupS(),
     database: db,
     response_body_bytes: Buffer.byteLength(sampleResponse),
-  };
-}
-
-function summary(r: MeasuredResult) {
-  return {
-    req_per_s: r.req_per_s,
-    server_cpu_us_per_request: r.server_cpu_us_per_request,
-    server_cpu_utilization: r.server_cpu_utilization,
-    latency_ms: { p50: r.latency_ms.p50, p99: r.latency_ms.p99, max: r.latency_ms.max },
-    requests: r.requests_total,
-    non_2xx: r.non_2xx,
-    errors: r.errors,
-    timeouts: r.timeouts,
-    status_counts: r.status_counts,
   };
 }
 

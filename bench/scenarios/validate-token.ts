@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { measure, scratchDir, startLoad, type LoadSpec, type MeasuredResult } from '../lib/load.js';
+import { cpuRatio, summary } from '../lib/load.js';
 import { durationS, emit, median, pool, postJson, progress, round, sleep, warmupS } from '../lib/report.js';
 import { ADMIN_KEY, cpuProfDir, profiled, spawnLimitServer, spawnStreamplane, streamplaneEnv, type Running } from '../lib/server.js';
 
@@ -195,23 +196,6 @@ async function validate(url: string, token: string): Promise<{ valid: boolean; r
 }
 
 /** Limit's server CPU per request over the subject's: the throughput ratio two quiet cores would give. */
-function cpuRatio(subject: MeasuredResult, limit: MeasuredResult): number | null {
-  return subject.server_cpu_us_per_request && limit.server_cpu_us_per_request ? round(limit.server_cpu_us_per_request / subject.server_cpu_us_per_request) : null;
-}
-
-function summary(r: MeasuredResult) {
-  return {
-    req_per_s: r.req_per_s,
-    server_cpu_us_per_request: r.server_cpu_us_per_request,
-    server_cpu_utilization: r.server_cpu_utilization,
-    latency_ms: { p50: r.latency_ms.p50, p99: r.latency_ms.p99, max: r.latency_ms.max },
-    requests: r.requests_total,
-    non_2xx: r.non_2xx,
-    errors: r.errors,
-    timeouts: r.timeouts,
-    status_counts: r.status_counts,
-  };
-}
 
 /** `n` items spread evenly over the list (deterministic, so runs are comparable). */
 function sample<T>(xs: T[], n: number): T[] {

@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ADMIN_KEY, createTestApp, operator, type TestApp } from '../helpers/app.js';
-import { parseJson, runCli } from './run-cli.js';
+import { operator, type TestApp } from '../helpers/app.js';
+import { listeningApp, parseJson, runCli } from './run-cli.js';
 
 // One real server for the file; every command runs as `node bin/streamplane.js …` against it.
 let t: TestApp;
 let env: Record<string, string>;
 beforeAll(async () => {
-  t = await createTestApp();
-  env = { STREAMPLANE_URL: await t.app.listen({ port: 0, host: '127.0.0.1' }), STREAMPLANE_API_KEY: ADMIN_KEY };
+  ({ t, env } = await listeningApp());
 });
 afterAll(async () => t?.close());
 

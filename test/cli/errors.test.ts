@@ -1,14 +1,13 @@
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ADMIN_KEY, createTestApp, type TestApp } from '../helpers/app.js';
-import { closedPort, parseJson, runCli, type CliResult } from './run-cli.js';
+import { ADMIN_KEY, type TestApp } from '../helpers/app.js';
+import { closedPort, listeningApp, parseJson, runCli, type CliResult } from './run-cli.js';
 
 // Exit codes are the CLI's contract with scripts: each one is checked against a real server.
 let t: TestApp;
 let env: Record<string, string>;
 beforeAll(async () => {
-  t = await createTestApp();
-  env = { STREAMPLANE_URL: await t.app.listen({ port: 0, host: '127.0.0.1' }), STREAMPLANE_API_KEY: ADMIN_KEY };
+  ({ t, env } = await listeningApp());
 });
 afterAll(async () => t?.close());
 

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createServer } from 'node:net';
+import { ADMIN_KEY, createTestApp, type TestApp } from '../helpers/app.js';
 
 export const BIN = fileURLToPath(new URL('../../bin/streamplane.js', import.meta.url));
 
@@ -38,3 +39,9 @@ export async function closedPort(): Promise<number> {
 }
 
 export const parseJson = <T = Record<string, unknown>>(text: string): T => JSON.parse(text) as T;
+
+/** A real server for one test file, listening on loopback, and the CLI environment pointing at it. */
+export async function listeningApp(): Promise<{ t: TestApp; env: Record<string, string> }> {
+  const t = await createTestApp();
+  return { t, env: { STREAMPLANE_URL: await t.app.listen({ port: 0, host: '127.0.0.1' }), STREAMPLANE_API_KEY: ADMIN_KEY } };
+}

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, operator, type TestApp } from '../helpers/app.js';
+import { expectProblem, type Res } from '../helpers/problem.js';
 
 /** The shared HTTP layer: unknown routes, request ids, OpenAPI, docs, metrics and health. */
 
@@ -9,24 +10,8 @@ beforeAll(async () => {
 });
 afterAll(async () => t?.close());
 
-interface Res {
-  statusCode: number;
-  headers: Record<string, unknown>;
-  body: string;
-  json(): any;
-}
 const get = (url: string, headers: Record<string, string> = {}) => t.app.inject({ method: 'GET', url, headers }) as unknown as Promise<Res>;
 
-function expectProblem(res: Res, status: number | number[], code?: string) {
-  const statuses = Array.isArray(status) ? status : [status];
-  const context = `${res.statusCode} ${res.body.slice(0, 400)}`;
-  expect(statuses, context).toContain(res.statusCode);
-  expect(String(res.headers['content-type']), context).toMatch(/^application\/problem\+json/);
-  const p = res.json();
-  expect(p, context).toMatchObject({ type: expect.any(String), title: expect.any(String), status: res.statusCode, code: expect.any(String), detail: expect.any(String) });
-  if (code) expect(p.code, context).toBe(code);
-  return p;
-}
 
 describe('unknown routes and methods', () => {
   it('an unknown route → 404 problem route_not_found, without the query string in instance', async () => {

@@ -3,6 +3,7 @@ import { SignJWT, UnsecuredJWT, decodeJwt, decodeProtectedHeader, type JWTPayloa
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, createTestApp, operator, type TestApp } from '../helpers/app.js';
 import { ManualClock } from '../helpers/manual-clock.js';
+import { expectProblem, type Res } from '../helpers/problem.js';
 
 /**
  * Bad input on every route of the session service: each must be refused with a 4xx problem document
@@ -22,12 +23,6 @@ afterAll(async () => t?.close());
 // ---------------------------------------------------------------------------------------------------
 // Requests and assertions
 
-interface Res {
-  statusCode: number;
-  headers: Record<string, unknown>;
-  body: string;
-  json(): any;
-}
 type Method = 'GET' | 'POST' | 'DELETE';
 type Headers = Record<string, string>;
 
@@ -39,23 +34,6 @@ const JSON_CT = { 'content-type': 'application/json' };
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 /** Asserts an RFC 9457 problem document with this status (or one of these), and optionally code and field. */
-function expectProblem(res: Res, status: number | number[], code?: string, field?: string) {
-  const statuses = Array.isArray(status) ? status : [status];
-  const context = `${res.statusCode} ${res.body.slice(0, 600)}`;
-  expect(statuses, context).toContain(res.statusCode);
-  expect(String(res.headers['content-type']), context).toMatch(/^application\/problem\+json/);
-  const p = res.json();
-  expect(p, context).toMatchObject({ type: expect.any(String), title: expect.any(String), status: res.statusCode, code: expect.any(String), detail: expect.any(String) });
-  expect(p.type, context).toMatch(new RegExp(`/${p.code}$`));
-  expect(p.detail.length, context).toBeGreaterThan(0);
-  if (code) expect(p.code, context).toBe(code);
-  if (field) {
-    expect(Array.isArray(p.errors), context).toBe(true);
-    expect(p.errors.map((e: { field: string }) => e.field), context).toContain(field);
-    for (const e of p.errors) expect(e, context).toMatchObject({ field: expect.any(String), message: expect.any(String) });
-  }
-  return p;
-}
 
 /** A good request: fails the setup loudly when it does not succeed. */
 async function good(res: Promise<Res>, status: number) {
