@@ -1,5 +1,7 @@
 import { progress } from './lib/report.js';
+import { ingestFailover } from './scenarios/ingest-failover.js';
 import { sessionsStart } from './scenarios/sessions-start.js';
+import { statsParse } from './scenarios/stats-parse.js';
 import { startup } from './scenarios/startup.js';
 import { validateToken } from './scenarios/validate-token.js';
 
@@ -12,6 +14,8 @@ const SCENARIOS: Record<string, () => Promise<void>> = {
   validate_token: validateToken,
   sessions_start: sessionsStart,
   startup,
+  stats_parse: statsParse,
+  ingest_failover: ingestFailover,
 };
 
 const asked = process.argv.slice(2);

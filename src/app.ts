@@ -9,6 +9,9 @@ import { registerOpenApi } from './http/openapi.js';
 import { problemFromError, registerProblemHandlers, sendProblem } from './http/problem.js';
 import { registerRateLimits } from './http/rate-limit.js';
 import { validatorCompilersFactory } from './http/validation.js';
+import { ApiKeyService } from './http/api-key.service.js';
+import { requireOperator } from './http/auth.js';
+import { ingestService } from './services/ingest/app.js';
 import { sessionService } from './services/session/app.js';
 
 export interface BuildAppOptions {
@@ -68,15 +71,25 @@ export async function buildApp({ config, backends, onBootstrapKey, logger = true
   await registerRateLimits(app, backends.rateLimits);
   registerHealth(app, backends, { version: config.version, services: config.services });
 
+  // Every service authenticates operators against the same keys (the session service's table).
+  const keys = new ApiKeyService(backends.database, backends.bus, backends.clock, config.adminKey);
+  const forgetRevokedKeys = await backends.bus.subscribe('api_key.revoked', (e) => keys.forget(e.key_id));
+  app.addHook('onClose', async () => forgetRevokedKeys().catch(() => {}));
+  const operator = requireOperator(keys.verify);
+
   if (config.services.includes('session')) {
-    await app.register(sessionService, { backends, config, registry, onBootstrapKey });
+    await app.register(sessionService, { backends, config, registry, keys, operator, onBootstrapKey });
+  }
+  if (config.services.includes('ingest')) {
+    await app.register(ingestService, { backends, config: config.ingest, registry, operator });
   }
   return app;
 }
 
 /** Migration folders of the services this process runs, in dependency order. */
 export async function serviceMigrations(config: Config): Promise<Array<{ service: string; dir: string }>> {
-  const out: Array<{ service: string; dir: string }> = [];
-  if (config.services.includes('session')) out.push({ service: 'session', dir: (await import('./services/session/app.js')).sessionMigrationsDir });
+  // The session schema is the foundation (operator keys, sessions): every process applies it.
+  const out: Array<{ service: string; dir: string }> = [{ service: 'session', dir: (await import('./services/session/app.js')).sessionMigrationsDir }];
+  if (config.services.includes('ingest')) out.push({ service: 'ingest', dir: (await import('./services/ingest/app.js')).ingestMigrationsDir });
   return out;
 }

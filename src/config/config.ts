@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
  * documented in docs/configuration.md; `loadConfig` validates all of them and reports every error at
  * once, naming the variable.
  */
-export const SERVICE_NAMES = ['session'] as const;
+export const SERVICE_NAMES = ['session', 'ingest'] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 const Int = (def: number, min: number, max: number, description: string) =>
@@ -39,6 +39,21 @@ export const EnvSchema = Type.Object({
   STREAMPLANE_VALIDATE_RATE_LIMIT_PER_MINUTE: Int(6_000, 1, 100_000_000, 'validate-token and refresh-token calls allowed per client address per minute.'),
   STREAMPLANE_VIEWER_TTL_MS: Int(30_000, 1_000, 600_000, 'A viewer counts as watching while its latest heartbeat is younger than this.'),
   STREAMPLANE_METADATA_MAX_BYTES: Int(4_096, 0, 65_536, 'Largest session metadata object (JSON-encoded).'),
+  STREAMPLANE_INGEST_HOOK_BASE_URL: Type.Optional(Type.String({ pattern: '^https?://[^/?#]+(/[^?#]*)?$', description: 'Base URL media servers call back on (no query). nginx-rtmp cannot call https://. Unset = http://127.0.0.1:<PORT>.' })),
+  STREAMPLANE_INGEST_HOOK_KEY: Type.Optional(Type.String({ minLength: 32, maxLength: 256, description: 'Key from which each node\'s hook secret is derived (HMAC). Unset = one is generated on first start and kept in the database.' })),
+  STREAMPLANE_INGEST_NODES_FILE: Type.Optional(Type.String({ minLength: 1, description: 'JSON file of ingest nodes (an array of node registrations, each with a unique name) registered or updated at start.' })),
+  STREAMPLANE_INGEST_RECONNECT_WINDOW_SECONDS: Int(60, 0, 86_400, 'Default time a session waits for its publisher to come back before it ends.'),
+  STREAMPLANE_INGEST_STATS_POLL_MS: Int(1_000, 100, 60_000, 'How often each node\'s stats page is read.'),
+  STREAMPLANE_INGEST_NODE_TIMEOUT_MS: Int(1_500, 50, 30_000, 'Timeout of one call to a media server (stats, control).'),
+  STREAMPLANE_INGEST_NODE_DOWN_AFTER_FAILURES: Int(2, 1, 100, 'Consecutive failed calls after which a node counts as down (its circuit opens).'),
+  STREAMPLANE_INGEST_STALL_MS: Int(3_000, 500, 60_000, 'A side whose received bytes have not grown for this long is stalled.'),
+  STREAMPLANE_INGEST_FAILOVER_COOLDOWN_MS: Int(10_000, 0, 600_000, 'After a failover, no automatic failover for this long (hysteresis against flapping).'),
+  STREAMPLANE_INGEST_PUBLISHER_TIMEOUT_MS: Int(75_000, 1_000, 3_600_000, 'A publisher not seen (no update callback, not in stats) for this long is gone. Keep it above 2 × notify_update_timeout.'),
+  STREAMPLANE_INGEST_MONITOR_MS: Int(500, 50, 60_000, 'How often stream health, failover and reconnect windows are evaluated.'),
+  STREAMPLANE_INGEST_BAD_KEY_LIMIT: Int(10, 1, 1_000_000, 'Refused stream keys allowed per client address per window before its publishes are throttled.'),
+  STREAMPLANE_INGEST_BAD_KEY_WINDOW_SECONDS: Int(60, 1, 86_400, 'Window of STREAMPLANE_INGEST_BAD_KEY_LIMIT.'),
+  STREAMPLANE_INGEST_KEY_OVERLAP_SECONDS: Int(300, 0, 2_592_000, 'Default time a rotated stream key keeps working beside the new one.'),
+  STREAMPLANE_INGEST_HOOK_BODY_LIMIT_BYTES: Int(16_384, 512, 1_048_576, 'Largest media-server callback body.'),
 });
 export type Env = Static<typeof EnvSchema>;
 
@@ -67,7 +82,26 @@ export interface Config {
   };
   viewers: { ttlMs: number };
   sessions: { metadataMaxBytes: number };
+  ingest: IngestConfig;
   version: string;
+}
+
+export interface IngestConfig {
+  hookBaseUrl: string;
+  hookKey: string | null;
+  nodesFile: string | null;
+  reconnectWindowSeconds: number;
+  statsPollMs: number;
+  nodeTimeoutMs: number;
+  nodeDownAfterFailures: number;
+  stallMs: number;
+  failoverCooldownMs: number;
+  publisherTimeoutMs: number;
+  monitorMs: number;
+  badKeyLimit: number;
+  badKeyWindowSeconds: number;
+  keyOverlapSeconds: number;
+  hookBodyLimitBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -129,6 +163,23 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     viewers: { ttlMs: e.STREAMPLANE_VIEWER_TTL_MS },
     sessions: { metadataMaxBytes: e.STREAMPLANE_METADATA_MAX_BYTES },
+    ingest: {
+      hookBaseUrl: (e.STREAMPLANE_INGEST_HOOK_BASE_URL ?? `http://127.0.0.1:${e.PORT}`).replace(/\/+$/, ''),
+      hookKey: e.STREAMPLANE_INGEST_HOOK_KEY ?? null,
+      nodesFile: e.STREAMPLANE_INGEST_NODES_FILE ? resolve(e.STREAMPLANE_INGEST_NODES_FILE) : null,
+      reconnectWindowSeconds: e.STREAMPLANE_INGEST_RECONNECT_WINDOW_SECONDS,
+      statsPollMs: e.STREAMPLANE_INGEST_STATS_POLL_MS,
+      nodeTimeoutMs: e.STREAMPLANE_INGEST_NODE_TIMEOUT_MS,
+      nodeDownAfterFailures: e.STREAMPLANE_INGEST_NODE_DOWN_AFTER_FAILURES,
+      stallMs: e.STREAMPLANE_INGEST_STALL_MS,
+      failoverCooldownMs: e.STREAMPLANE_INGEST_FAILOVER_COOLDOWN_MS,
+      publisherTimeoutMs: e.STREAMPLANE_INGEST_PUBLISHER_TIMEOUT_MS,
+      monitorMs: e.STREAMPLANE_INGEST_MONITOR_MS,
+      badKeyLimit: e.STREAMPLANE_INGEST_BAD_KEY_LIMIT,
+      badKeyWindowSeconds: e.STREAMPLANE_INGEST_BAD_KEY_WINDOW_SECONDS,
+      keyOverlapSeconds: e.STREAMPLANE_INGEST_KEY_OVERLAP_SECONDS,
+      hookBodyLimitBytes: e.STREAMPLANE_INGEST_HOOK_BODY_LIMIT_BYTES,
+    },
     version,
   };
 }

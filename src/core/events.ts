@@ -17,6 +17,21 @@ export interface EventCatalog {
   'token.revoked': { kind: 'jti' | 'family' | 'viewer'; subject: string; session_id: string | null; viewer_id: string | null; revoked_at: string };
   /** An operator API key was revoked: instances drop it from their caches. */
   'api_key.revoked': { key_id: string; at: string };
+  /** An ingest node was registered, changed, drained or deleted: instances reload their node table. */
+  'ingest_node.changed': { node_id: string; at: string };
+  /** Stream keys of an ingest were rotated or revoked: instances drop their cached key lookups. */
+  'ingest.keys_changed': { ingest_id: string; at: string };
+  /**
+   * The active side of a redundant ingest changed (automatically or by hand): playback should follow
+   * `to_node_id`.
+   */
+  'ingest.failover': { ingest_id: string; session_id: string; from_side: 'primary' | 'backup'; to_side: 'primary' | 'backup'; from_node_id: string; to_node_id: string | null; reason: string; manual: boolean; at: string };
+  /**
+   * An ingest ended: stopped by an operator (`stopped`), its session ended (`session_ended`), or its
+   * publishers stayed away past the reconnect window (`reconnect_window_expired`). The session service
+   * ends the session unless it already has; instances kick any publisher left at its next update.
+   */
+  'ingest.ended': { ingest_id: string; session_id: string; reason: string; at: string };
   /** A new token-signing key was created: instances reload their key ring. */
   'signing_key.rotated': { kid: string; at: string };
 }

@@ -7,6 +7,9 @@ const SECRET_NAMES = new Set(['access_token', 'token', 'refresh_token', 'key', '
 
 /** Redacts credential query parameters, matching names after percent-decoding (`%61ccess_token` too). */
 export function stripSecrets(url: string): string {
+  // Media-server callback URLs carry the node secret in the path, and their query (nginx
+  // `notify_method get`) carries the stream key as `name`: keep neither.
+  if (url.includes('/ingest/hooks/')) return url.replace(/(\/ingest\/hooks\/[^/?]*\/)[^/?]*/, '$1[redacted]').replace(/\?.*$/, '?[redacted]');
   const q = url.indexOf('?');
   if (q < 0) return url;
   const params = url.slice(q + 1).split('&').map((pair) => {

@@ -3,9 +3,9 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Config } from '../../config/config.js';
 import type { Backends, TimerHandle, Unsubscribe } from '../../core/ports/index.js';
-import { requireOperator } from '../../http/auth.js';
+import type { onRequestAsyncHookHandler } from 'fastify';
 import { apiKeyRoutes } from './api-keys/api-key.routes.js';
-import { ApiKeyService } from './api-keys/api-key.service.js';
+import type { ApiKeyService } from '../../http/api-key.service.js';
 import { IDEMPOTENCY_RETENTION_MS, purgeIdempotencyKeys } from './idempotency.repository.js';
 import { createSessionMetrics } from './session.metrics.js';
 import { sessionRoutes } from './sessions/session.routes.js';
@@ -23,6 +23,10 @@ export interface SessionServiceOptions {
   backends: Backends;
   config: Config;
   registry: Registry;
+  /** Operator API keys, shared by every service of the process (built by the composition root). */
+  keys: ApiKeyService;
+  /** onRequest hook of operator routes. */
+  operator: onRequestAsyncHookHandler;
   /** Called with a freshly created first operator key (no key existed and no admin key is set). */
   onBootstrapKey?: (key: string) => void;
 }
@@ -31,7 +35,7 @@ export interface SessionServiceOptions {
  * The session service: stream sessions and their state machine, operator API keys, viewer tokens
  * (mint, validate, refresh, revoke, JWKS) and concurrent viewers. This file is its table of contents.
  */
-export const sessionService: FastifyPluginAsync<SessionServiceOptions> = async (app, { backends, config, registry, onBootstrapKey }) => {
+export const sessionService: FastifyPluginAsync<SessionServiceOptions> = async (app, { backends, config, registry, keys, operator, onBootstrapKey }) => {
   const { database: db, bus, presence, clock } = backends;
   const log = app.log.child({ service: 'session' });
   // Bind `service` in the one per-request logger Fastify creates: a second child per request (a hook
@@ -40,7 +44,6 @@ export const sessionService: FastifyPluginAsync<SessionServiceOptions> = async (
   app.setChildLoggerFactory((_logger, bindings, opts) => serviceLogger.child(bindings, opts));
 
   const metrics = createSessionMetrics(registry, { db, presence, viewerSet });
-  const keys = new ApiKeyService(db, bus, clock, config.adminKey);
   const sessions = new SessionService({ db, bus, presence, clock, metrics, log, metadataMaxBytes: config.sessions.metadataMaxBytes });
   const t = config.tokens;
   const maxTokenLifetimeSeconds = Math.max(t.accessMaxTtlSeconds, t.refreshTtlSeconds);
@@ -63,7 +66,14 @@ export const sessionService: FastifyPluginAsync<SessionServiceOptions> = async (
         (err) => log.warn({ err, session_id: e.session_id }, 'session.live ignored'),
       );
     }),
-    await bus.subscribe('api_key.revoked', (e) => keys.forget(e.key_id)),
+    // an ingest that ends (stopped, or its publisher never came back) ends its session; stop is idempotent.
+    await bus.subscribe('ingest.ended', async (e) => {
+      if (e.reason === 'session_ended') return;
+      await sessions.stop(e.session_id, `ingest_${e.reason}`).then(
+        () => log.info({ session_id: e.session_id }, 'session ended by its ingest'),
+        (err) => log.warn({ err, session_id: e.session_id }, 'ingest.ended ignored'),
+      );
+    }),
     await bus.subscribe('signing_key.rotated', () => ring.reload().catch(report('signing key reload failed'))),
   );
   timers.push(
@@ -76,7 +86,6 @@ export const sessionService: FastifyPluginAsync<SessionServiceOptions> = async (
     await revocations.stop();
   });
 
-  const operator = requireOperator(keys.verify);
   await app.register(apiKeyRoutes, { keys, operator });
   await app.register(sessionRoutes, { sessions, operator });
   await app.register(tokenRoutes, { tokens, ring, operator, validateRatePerMinute: t.validateRatePerMinute });

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { onRequestAsyncHookHandler } from 'fastify';
-import type { ApiKeyService } from './api-key.service.js';
+import type { ApiKeyService } from '../../../http/api-key.service.js';
 
 const ApiKey = Type.Object({
   id: Type.String(),

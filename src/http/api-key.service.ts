@@ -1,9 +1,9 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { notFound } from '../../../core/errors.js';
-import { newId } from '../../../core/ids.js';
-import type { Bus, Clock, Database, Queryable } from '../../../core/ports/index.js';
-import type { OperatorPrincipal } from '../../../http/auth.js';
+import { notFound } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import type { Bus, Clock, Database, Queryable } from '../core/ports/index.js';
+import type { OperatorPrincipal } from './auth.js';
 
 /** `spk_<key id>.<secret>`: the id finds the row, the 256-bit secret is compared by hash. */
 const KEY_FORMAT = /^spk_([0-9a-hjkmnp-tv-z]{26})\.([A-Za-z0-9_-]{43})$/;
