@@ -1,5 +1,6 @@
 import { progress } from './lib/report.js';
 import { ingestFailover } from './scenarios/ingest-failover.js';
+import { onPublish } from './scenarios/on-publish.js';
 import { sessionsStart } from './scenarios/sessions-start.js';
 import { statsParse } from './scenarios/stats-parse.js';
 import { startup } from './scenarios/startup.js';
@@ -16,6 +17,7 @@ const SCENARIOS: Record<string, () => Promise<void>> = {
   startup,
   stats_parse: statsParse,
   ingest_failover: ingestFailover,
+  on_publish: onPublish,
 };
 
 const asked = process.argv.slice(2);

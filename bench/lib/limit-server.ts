@@ -13,6 +13,12 @@ const status = Number(env.LIMIT_STATUS ?? 200);
 const body = env.LIMIT_BODY ?? '{"ok":true}';
 
 const app = Fastify({ logger: false, bodyLimit: 65_536 });
+// LIMIT_RAW_BODY=1: any content type, read as a raw buffer and not parsed (what the ingest hook routes
+// do with media servers' form posts), instead of Fastify's JSON parser answering 415 to them.
+if (env.LIMIT_RAW_BODY === '1') {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, raw, done) => done(null, raw));
+}
 app.route({
   method,
   url: path,

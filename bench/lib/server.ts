@@ -154,9 +154,9 @@ export async function profiled<T>(name: string, server: Running, fn: () => Promi
 }
 
 /** The limit: a bare Fastify 5 route answering a constant JSON body (bench/lib/limit-server.ts). */
-export function spawnLimitServer(route: { method: 'POST' | 'GET'; path: string; status: number; body: string }): Promise<Running> {
+export function spawnLimitServer(route: { method: 'POST' | 'GET'; path: string; status: number; body: string; rawBody?: boolean }): Promise<Running> {
   return spawnServer({
     script: 'bench/lib/limit-server.ts',
-    env: { LIMIT_METHOD: route.method, LIMIT_PATH: route.path, LIMIT_STATUS: String(route.status), LIMIT_BODY: route.body },
+    env: { LIMIT_METHOD: route.method, LIMIT_PATH: route.path, LIMIT_STATUS: String(route.status), LIMIT_BODY: route.body, ...(route.rawBody ? { LIMIT_RAW_BODY: '1' } : {}) },
   });
 }

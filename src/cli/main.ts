@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { loadCliConfig } from '../config/cli-config.js';
+import { registerIngest } from './commands/ingest.js';
 import { registerKeys } from './commands/keys.js';
 import { registerSessions } from './commands/sessions.js';
 import { registerStart } from './commands/start.js';
@@ -53,6 +54,7 @@ function buildProgram(io: Io, json: boolean, env: ReturnType<typeof loadCliConfi
   registerKeys(program, deps);
   registerSessions(program, deps);
   registerTokens(program, deps);
+  registerIngest(program, deps);
   return program;
 }
 

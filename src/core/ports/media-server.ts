@@ -55,6 +55,12 @@ export interface MediaServerEvent {
   uptimeSeconds?: number;
   /** Bytes received from the client, when the server says (SRS on_close `recv_bytes`). */
   bytesIn?: number;
+  /**
+   * For servers whose rename repeats the requested URL with only the stream replaced (OME `new_url`):
+   * the URL before the stream segment (`scheme://authority/app/`) and after it (`/file…` or ''), never
+   * the key or the query.
+   */
+  urlAroundStream?: { before: string; after: string };
 }
 
 export type HookDecision =

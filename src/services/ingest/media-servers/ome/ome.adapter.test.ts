@@ -27,8 +27,10 @@ function parsed(name: string): MediaServerEvent {
 }
 
 /** The event as the service would log or publish it: JSON drops the URL parts kept for render(). */
+/** The event without `urlAroundStream` (asserted separately, in the rename tests). */
 function plain(event: MediaServerEvent): unknown {
-  return JSON.parse(JSON.stringify(event));
+  const { urlAroundStream: _around, ...rest } = event;
+  return rest;
 }
 
 function status(result: ParseResult): number {
@@ -145,9 +147,10 @@ describe('OME adapter: answers', () => {
     expect(answer(parsed('publish-opening-rtmp'), { kind: 'allow', rename: 'a/b c' })).toEqual({ allowed: true, new_url: 'rtmp://ome.example.com:1935/app/a%2Fb%20c' });
   });
 
-  it('keeps the rename working on a spread copy, and refuses when the URL was lost', () => {
+  it('reports the URL around the stream (never the key), and refuses a rename without it', () => {
     const event = parsed('publish-opening-rtmp');
-    expect(answer({ ...event }, { kind: 'allow', rename: PUBLIC })).toMatchObject({ new_url: `rtmp://ome.example.com:1935/app/${PUBLIC}` });
+    expect(event.urlAroundStream).toEqual({ before: 'rtmp://ome.example.com:1935/app/', after: '' });
+    expect(JSON.stringify(event.urlAroundStream)).not.toContain(event.key!);
     expect(answer(plain(event) as MediaServerEvent, { kind: 'allow', rename: PUBLIC })).toEqual({ allowed: false, reason: 'rename_unavailable' });
     expect(answer(event, { kind: 'allow', rename: '' })).toEqual({ allowed: false, reason: 'invalid_rename' });
   });

@@ -52,20 +52,8 @@ const EVENT_OF: Readonly<Record<`${'incoming' | 'outgoing'}/${'opening' | 'closi
 
 const MAX_KEY_LENGTH = 512;
 
-/**
- * `new_url` must repeat the request's scheme, host, port, app and file with only the stream replaced,
- * and the event model carries none of those. parse() therefore attaches the URL around the stream
- * segment (no key, no query) under a symbol: it survives spreading the event but not JSON, so it never
- * reaches logs or the Bus. Without it render() cannot rename and refuses instead.
- */
-const URL_AROUND_STREAM = Symbol('ome.urlAroundStream');
-interface UrlAroundStream {
-  /** `scheme://authority/app/` exactly as requested. */
-  readonly before: string;
-  /** `/file…` after the stream segment, or ''. */
-  readonly after: string;
-}
-type OmeEvent = MediaServerEvent & { [URL_AROUND_STREAM]?: UrlAroundStream };
+// `new_url` must repeat the request's scheme, host, port, app and file with only the stream replaced:
+// parse() reports the URL around the stream segment (no key, no query) in `urlAroundStream`.
 
 export const omeAdapter: MediaServerAdapter = Object.freeze({
   kind: 'ome',
@@ -110,7 +98,7 @@ function parse(request: HookRequest, secret: string): ParseResult {
   }
   if (key !== null && key.length > MAX_KEY_LENGTH) return fail(400, `key longer than ${MAX_KEY_LENGTH} characters`);
 
-  const event: OmeEvent = {
+  const event: MediaServerEvent = {
     type,
     key,
     app: url.app,
@@ -120,7 +108,7 @@ function parse(request: HookRequest, secret: string): ParseResult {
     // The transport peer: real_ip comes from X-Real-IP / X-Forwarded-For, which a direct client can forge.
     addr: body.client?.address || null,
     protocol: body.request.protocol,
-    [URL_AROUND_STREAM]: { before: url.before, after: url.after },
+    urlAroundStream: { before: url.before, after: url.after },
   };
   return { ok: true, event };
 }
@@ -132,7 +120,7 @@ function render(event: MediaServerEvent, decision: HookDecision): HookResponse {
   const answer: { allowed: true; new_url?: string; lifetime?: number } = { allowed: true };
   if (decision.kind === 'allow') {
     if (decision.rename !== undefined) {
-      const around = (event as OmeEvent)[URL_AROUND_STREAM];
+      const around = event.urlAroundStream;
       if (!around) return json({ allowed: false, reason: 'rename_unavailable' });
       if (decision.rename === '') return json({ allowed: false, reason: 'invalid_rename' });
       answer.new_url = `${around.before}${encodeURIComponent(decision.rename)}${around.after}`;
