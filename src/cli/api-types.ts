@@ -2199,7 +2199,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": string;
+                        "text/plain": string;
                     };
                 };
                 /** @description RFC 9457 problem document */
@@ -2485,6 +2485,108 @@ export interface paths {
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ingest": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List ingests, newest first, by session, status or node; cursor-paginated */
+        get: {
+            parameters: {
+                query: {
+                    /** @description Session id (ses_…) */
+                    session_id?: string;
+                    status?: "idle" | "live" | "reconnecting" | "ended";
+                    /** @description Ingests using this node (primary or backup). */
+                    node_id?: string;
+                    limit: number;
+                    /** @description next_cursor from the previous page */
+                    cursor?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["IngestSummary"][];
+                            next_cursor: string | null;
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -3118,8 +3220,8 @@ export interface components {
             };
             /** @description Ingests not ended that use this node (its load). */
             open_ingests: number;
-            /** @description Callback URL per event to paste into the media server configuration; each carries the node secret. */
-            hooks: {
+            /** @description Callback URL per event to paste into the media server configuration; each carries the node secret. In single-node answers only, not in lists. */
+            hooks?: {
                 [key: string]: string;
             };
             /** Format: date-time */
@@ -3130,7 +3232,8 @@ export interface components {
         StartedIngest: {
             id: string;
             session_id: string;
-            status: string;
+            /** @enum {string} */
+            status: "idle";
             /** @description Shown once: only its hash is stored. */
             stream_key: string;
             primary: {
@@ -3282,6 +3385,21 @@ export interface components {
                 video_bitrate_kbps?: number;
                 detail: string;
             } | null;
+        };
+        IngestSummary: {
+            id: string;
+            session_id: string;
+            status: "idle" | "live" | "reconnecting" | "ended";
+            redundant: boolean;
+            quality_profile: "480p30" | "720p30" | "720p60" | "1080p30" | "1080p60";
+            active_side: "primary" | "backup";
+            primary_node_id: string;
+            backup_node_id: string | null;
+            /** Format: date-time */
+            created_at: string;
+            live_at: string | null;
+            ended_at: string | null;
+            end_reason: string | null;
         };
     };
     responses: never;

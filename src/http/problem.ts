@@ -49,14 +49,25 @@ export function problemFromError(err: FastifyError | Error, request: FastifyRequ
   }
   const fe = err as FastifyError & { validation?: Array<{ instancePath: string; message?: string; params?: Record<string, unknown>; keyword: string }>; validationContext?: string };
   if (fe.validation) {
-    const errors = fe.validation.map((v) => {
-      let field = `${fe.validationContext ?? 'body'}${v.instancePath.replace(/\//g, '.')}`;
+    const context = fe.validationContext ?? 'body';
+    // A union of literals fails once per literal plus once for the union: say "one of …" once instead.
+    const allowed = new Map<string, string[]>();
+    for (const v of fe.validation) if (v.keyword === 'const') allowed.set(v.instancePath, [...(allowed.get(v.instancePath) ?? []), JSON.stringify(v.params?.allowedValue)]);
+    const seen = new Set<string>();
+    const errors = fe.validation.flatMap((v) => {
+      let field = `${context}${v.instancePath.replace(/\//g, '.')}`;
       if (v.keyword === 'required' && v.params?.missingProperty) field += `.${String(v.params.missingProperty)}`;
+      let message = v.message ?? 'is invalid';
       if (v.keyword === 'additionalProperties' && v.params?.additionalProperty) {
         field += `.${String(v.params.additionalProperty)}`;
-        return { field, message: 'is not a known field' };
+        message = 'is not a known field';
+      } else if (allowed.has(v.instancePath) && (v.keyword === 'const' || v.keyword === 'anyOf')) {
+        message = `must be one of ${allowed.get(v.instancePath)!.join(', ')}`;
       }
-      return { field, message: v.message ?? 'is invalid' };
+      const k = `${field} ${message}`;
+      if (seen.has(k)) return [];
+      seen.add(k);
+      return [{ field, message }];
     });
     return { status: 400, code: 'validation_failed', detail: errors.map((e) => `${e.field} ${e.message}`).join('; '), extra: { errors } };
   }

@@ -1,13 +1,19 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ADMIN_KEY, operator, type TestApp } from '../helpers/app.js';
-import { newSession, nginxCallback } from '../ingest/support.js';
+import { newSession, nginxCallback, registerNode } from '../ingest/support.js';
 import { listeningApp, parseJson, runCli, type CliResult } from './run-cli.js';
 
 // One real server for the file; every command runs as `node bin/streamplane.js …` against it.
 let t: TestApp;
 let env: Record<string, string>;
+// Nodes for the ingest tests, registered through the API (`ingest nodes create` has its own test) in
+// regions of their own, so the nodes that test creates never win the routing.
+let fxA: Node;
+let fxB: Node;
 beforeAll(async () => {
   ({ t, env } = await listeningApp());
+  fxA = (await registerNode(t.app, { name: 'fx-a', region: 'cli-eu', ingest_url: 'rtmp://10.0.1.5:1935/live', limits: { max_bitrate_kbps: 2500 } })) as Node;
+  fxB = (await registerNode(t.app, { name: 'fx-b', region: 'cli-us', ingest_url: 'rtmp://10.0.1.6:1935/live' })) as Node;
 });
 afterAll(async () => t?.close());
 
@@ -35,6 +41,8 @@ interface Node {
   capacity: number;
   limits: Record<string, number>;
   health: { state: string };
+  stats_url: string | null;
+  control_url: string | null;
   hooks: Record<string, string>;
 }
 
@@ -47,32 +55,29 @@ interface Status {
   failovers: unknown[];
 }
 
-// Created by the first test, used by the ingest tests.
-let edgeA: Node;
-let edgeB: Node;
-
 describe('ingest nodes', () => {
   test('create (human and --json), list, get, config, drain/undrain, rotate-secret and delete', SLOW, async () => {
     const [human, json, doomedRun] = await Promise.all([
-      ok(['ingest', 'nodes', 'create', '--name', 'edge-a', '--kind', 'nginx-rtmp', '--region', 'eu-west-1', '--ingest-url', 'rtmp://10.0.0.5:1935/live', '--stats-url', 'http://10.0.0.5:8080/stat', '--capacity', '20', '--max-bitrate-kbps', '2500']),
-      ok(['--json', 'ingest', 'nodes', 'create', '--name', 'edge-b', '--kind', 'nginx-rtmp', '--region', 'us-east-1', '--ingest-url', 'rtmp://10.0.0.6:1935/live', '--machine', 'host-b']),
+      ok(['ingest', 'nodes', 'create', '--name', 'edge-a', '--kind', 'nginx-rtmp', '--region', 'eu-west-1', '--ingest-url', 'rtmp://10.0.0.5:1935/live', '--capacity', '20', '--max-bitrate-kbps', '2500']),
+      ok(['--json', 'ingest', 'nodes', 'create', '--name', 'edge-b', '--kind', 'nginx-rtmp', '--region', 'us-east-1', '--ingest-url', 'rtmp://10.0.0.6:1935/live', '--machine', 'host-b', '--stats-url', 'http://10.0.0.6:8080/stat', '--control-url', 'http://10.0.0.6:8080/control']),
       ok(['ingest', 'nodes', 'create', '--json', '--name', 'doomed', '--kind', 'srs', '--region', 'eu-west-1', '--ingest-url', 'rtmp://10.0.0.7:1935/live']),
     ]);
     expect(human.stdout).toMatch(/^id\s+nd_[0-9a-z]{26}$/m);
     expect(human.stdout).toMatch(/^name\s+edge-a$/m);
     expect(human.stdout).toMatch(/^kind\s+nginx-rtmp$/m);
     expect(human.stdout).toMatch(/^region\s+eu-west-1$/m);
-    expect(human.stdout).toMatch(/^health\s+unknown$/m);
+    expect(human.stdout).toMatch(/^health\s+unknown\b/m);
     expect(human.stdout).toMatch(/^load\s+0 of 20 streams$/m);
     expect(human.stdout).toMatch(/^limits\s+at most 2500 kbps$/m);
     expect(human.stdout).toMatch(/^hooks \(they carry the node secret\):$/m);
     expect(human.stdout).toMatch(/^ {2}on_publish\s+http:\/\/\S+\/api\/v1\/ingest\/hooks\/nd_\S+\/on_publish$/m);
     expect(human.stderr).toMatch(/carry the node secret/);
-    edgeA = (await t.app.inject({ url: '/api/v1/ingest/nodes', headers: operator() })).json<{ data: Node[] }>().data.find((n) => n.name === 'edge-a')!;
-    for (const [hook, url] of Object.entries(edgeA.hooks)) expect(human.stdout).toMatch(new RegExp(`^  ${hook}\\s+${url}$`, 'm'));
+    const edgeAId = (await t.app.inject({ url: '/api/v1/ingest/nodes', headers: operator() })).json<{ data: Node[] }>().data.find((n) => n.name === 'edge-a')!.id;
+    const edgeA = (await t.app.inject({ url: `/api/v1/ingest/nodes/${edgeAId}`, headers: operator() })).json<Node>();
+    for (const [hook, url] of Object.entries(edgeA.hooks ?? {})) expect(human.stdout).toMatch(new RegExp(`^  ${hook}\\s+${url}$`, 'm'));
 
-    edgeB = parseJson<Node>(json.stdout);
-    expect(edgeB).toMatchObject({ name: 'edge-b', kind: 'nginx-rtmp', region: 'us-east-1', machine: 'host-b', status: 'active', capacity: 100, limits: {} });
+    const edgeB = parseJson<Node>(json.stdout);
+    expect(edgeB).toMatchObject({ name: 'edge-b', kind: 'nginx-rtmp', region: 'us-east-1', machine: 'host-b', status: 'active', capacity: 100, limits: {}, stats_url: 'http://10.0.0.6:8080/stat', control_url: 'http://10.0.0.6:8080/control' });
     expect(json.stderr).toBe('');
     const doomed = parseJson<Node>(doomedRun.stdout);
 
@@ -101,12 +106,8 @@ describe('ingest nodes', () => {
     const rotated = await ok(['ingest', 'nodes', 'rotate-secret', doomed.id, '--json']);
     expect(parseJson<Node>(rotated.stdout).hooks.on_publish).not.toBe(doomed.hooks.on_publish);
 
-    const [deleted, deletedJson] = await Promise.all([ok(['ingest', 'nodes', 'delete', doomed.id]), ok(['ingest', 'nodes', 'delete', edgeB.id, '--json', '--url', env.STREAMPLANE_URL!])
-      .then(async (r) => {
-        // Put edge-b back for the ingest tests below.
-        edgeB = parseJson<Node>((await ok(['--json', 'ingest', 'nodes', 'create', '--name', 'edge-b', '--kind', 'nginx-rtmp', '--region', 'us-east-1', '--ingest-url', 'rtmp://10.0.0.6:1935/live', '--machine', 'host-b'])).stdout);
-        return r;
-      })]);
+    const doomed2 = parseJson<Node>((await ok(['--json', 'ingest', 'nodes', 'create', '--name', 'doomed-2', '--kind', 'mediamtx', '--region', 'eu-west-1', '--ingest-url', 'rtmp://10.0.0.8:1935/live'])).stdout);
+    const [deleted, deletedJson] = await Promise.all([ok(['ingest', 'nodes', 'delete', doomed.id]), ok(['ingest', 'nodes', 'delete', doomed2.id, '--json'])]);
     expect(deleted.stdout).toBe(`Deleted ingest node ${doomed.id}\n`);
     expect(deletedJson.stdout).toBe(''); // 204: no document to print
     const gone = await run(['ingest', 'nodes', 'get', doomed.id]);
@@ -117,22 +118,22 @@ describe('ingest nodes', () => {
 describe('ingest', () => {
   test('start prints the stream key once; status; metrics; rotate and revoke keys; stop by session', SLOW, async () => {
     const session = await newSession(t.app);
-    const started = await ok(['ingest', 'start', '--session', session, '--region', 'eu-west-1', '--profile', '1080p30', '--reconnect-window', '30']);
+    const started = await ok(['ingest', 'start', '--session', session, '--region', 'cli-eu', '--profile', '1080p30', '--reconnect-window', '30']);
     const key = /^stream_key\s+(sk_\S+)$/m.exec(started.stdout)?.[1];
     expect(key).toBeTruthy();
     expect(occurrences(started.stdout + started.stderr, key!)).toBe(1);
     expect(started.stderr).toMatch(/not shown again/);
     expect(started.stdout).toMatch(/^id\s+ing_[0-9a-z]{26}$/m);
     expect(started.stdout).toMatch(new RegExp(`^session_id\\s+${session}$`, 'm'));
-    expect(started.stdout).toMatch(new RegExp(`^primary_url\\s+rtmp://10\\.0\\.0\\.5:1935/live  \\(node ${edgeA.id}\\)$`, 'm'));
+    expect(started.stdout).toMatch(new RegExp(`^primary_url\\s+rtmp://10\\.0\\.1\\.5:1935/live  \\(node ${fxA.id}\\)$`, 'm'));
     expect(started.stdout).toMatch(/^backup_url\s+-$/m);
     expect(started.stdout).toMatch(/^encoder\s+h264 high 1920x1080 30 fps, 2500 kbps CBR, keyframe every 2 s; aac 128 kbps 48000 Hz$/m);
     expect(started.stdout).toMatch(/^adjusted\s+bitrate lowered to 2500 kbps/m);
     expect(started.stdout).toMatch(/^reconnect_window\s+30 s$/m);
     const id = /^id\s+(ing_\S+)$/m.exec(started.stdout)![1]!;
 
-    // The encoder publishes with the key on edge-a (nginx-rtmp's on_publish callback).
-    expect((await nginxCallback(t.app, edgeA, 'on_publish', { name: key! })).statusCode).toBe(302);
+    // The encoder publishes with the key on fx-a (nginx-rtmp's on_publish callback).
+    expect((await nginxCallback(t.app, fxA, 'on_publish', { name: key! })).statusCode).toBe(302);
 
     const [status, statusJson, metrics, metricsJson] = await Promise.all([
       ok(['ingest', 'status', id]),
@@ -141,16 +142,16 @@ describe('ingest', () => {
       ok(['--json', 'ingest', 'metrics', id, '--side', 'primary']),
     ]);
     expect(status.stdout).toMatch(/^status\s+live$/m);
-    expect(status.stdout).toMatch(new RegExp(`^active\\s+primary, node edge-a \\(${edgeA.id}\\)$`, 'm'));
-    expect(status.stdout).toMatch(new RegExp(`^primary\\s+\\w+, .*; node edge-a \\(${edgeA.id}\\), health \\w+, publisher 127\\.0\\.0\\.1 publishing$`, 'm'));
+    expect(status.stdout).toMatch(new RegExp(`^active\\s+primary, node fx-a \\(${fxA.id}\\)$`, 'm'));
+    expect(status.stdout).toMatch(new RegExp(`^primary\\s+\\w+, .*; node fx-a \\(${fxA.id}\\), health \\w+, publisher 127\\.0\\.0\\.1 publishing$`, 'm'));
     expect(status.stdout).toMatch(/^backup\s+-$/m);
     expect(status.stdout).toMatch(/^failovers: none$/m);
     expect(status.stdout + statusJson.stdout).not.toContain(key);
     expect(parseJson<Status>(statusJson.stdout)).toEqual((await t.app.inject({ url: `/api/v1/ingest/${id}/status`, headers: operator() })).json());
-    expect(metrics.stdout).toMatch(new RegExp(`^node_id\\s+${edgeA.id}$`, 'm'));
+    expect(metrics.stdout).toMatch(new RegExp(`^node_id\\s+${fxA.id}$`, 'm'));
     expect(metrics.stdout).toMatch(/^target\s+h264 high 1920x1080 30 fps, 2500 kbps CBR/m);
     expect(metrics.stdout).toMatch(/^health\s+\d+\/100$/m);
-    expect(parseJson<{ side: string; node_id: string }>(metricsJson.stdout)).toMatchObject({ side: 'primary', node_id: edgeA.id });
+    expect(parseJson<{ side: string; node_id: string }>(metricsJson.stdout)).toMatchObject({ side: 'primary', node_id: fxA.id });
 
     const rotated = await ok(['ingest', 'rotate-key', id, '--overlap', '60']);
     const newKey = /^stream_key\s+(sk_\S+)$/m.exec(rotated.stdout)?.[1];
@@ -173,13 +174,15 @@ describe('ingest', () => {
   test('--redundant gets a backup on another machine; failover without a receiving backup is a conflict (6)', SLOW, async () => {
     const session = await newSession(t.app);
     const started = parseJson<{ id: string; stream_key: string; primary: { node_id: string }; backup: { node_id: string; url: string } | null }>(
-      (await ok(['--json', 'ingest', 'start', '--session', session, '--redundant', '--profile', '720p30'])).stdout,
+      (await ok(['--json', 'ingest', 'start', '--session', session, '--region', 'cli-us', '--redundant', '--profile', '720p30'])).stdout,
     );
     expect(started.stream_key).toMatch(/^sk_/);
-    expect([started.primary.node_id, started.backup?.node_id].sort()).toEqual([edgeA.id, edgeB.id].sort());
+    expect(started.primary.node_id).toBe(fxB.id);
+    expect(started.backup?.node_id).toMatch(/^nd_/);
+    expect(started.backup?.node_id).not.toBe(fxB.id);
 
     const human = await ok(['ingest', 'status', started.id]);
-    expect(human.stdout).toMatch(/^backup\s+idle, no bitrate measured; node edge-\w \(nd_\S+\), health \w+$/m);
+    expect(human.stdout).toMatch(/^backup\s+idle, no bitrate measured; node \S+ \(nd_\S+\), health \w+$/m);
 
     const refused = await run(['ingest', 'failover', started.id]);
     expect(refused.code, refused.stderr).toBe(6);

@@ -191,3 +191,39 @@ describe('ingest: routing, stream keys, publish authorization and the session li
     expectProblem(await post(t, `/api/v1/ingest/${red.id}/failover`, { force: true }), 400);
   });
 });
+
+describe('ingest list and validation messages', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+    await registerNode(t.app, { name: 'l', region: 'eu' });
+  });
+  afterAll(async () => t.close());
+
+  it('lists ingests by session and status, newest first, with cursors', async () => {
+    const s1 = await newSession(t.app);
+    const first = await startIngest(t.app, { session_id: s1 });
+    await post(t, '/api/v1/ingest/stop', { ingest_id: first.id });
+    const second = await startIngest(t.app, { session_id: await newSession(t.app) });
+    const third = await startIngest(t.app, { session_id: await newSession(t.app) });
+    const page1 = (await get(t, '/api/v1/ingest?limit=2')).json();
+    expect(page1.data.map((i: { id: string }) => i.id)).toEqual([third.id, second.id]);
+    const page2 = (await get(t, `/api/v1/ingest?limit=2&cursor=${page1.next_cursor}`)).json();
+    expect(page2).toEqual({ data: [expect.objectContaining({ id: first.id, status: 'ended', end_reason: 'stopped' })], next_cursor: null });
+    expect((await get(t, `/api/v1/ingest?session_id=${s1}`)).json().data.map((i: { id: string }) => i.id)).toEqual([first.id]);
+    expect((await get(t, '/api/v1/ingest?status=idle')).json().data).toHaveLength(2);
+    expectProblem(await get(t, '/api/v1/ingest?cursor=bm9wZQ'), 400, 'bad_cursor');
+    expectProblem(await t.app.inject({ method: 'GET', url: '/api/v1/ingest' }), 401);
+  });
+
+  it('names the allowed values of a field that takes one of a few', async () => {
+    const res = await post(t, '/api/v1/ingest/start', { session_id: await newSession(t.app), quality_profile: '4k' });
+    const p = expectProblem(res, 400, 'validation_failed', 'body.quality_profile');
+    expect(p.errors).toEqual([{ field: 'body.quality_profile', message: 'must be one of "480p30", "720p30", "720p60", "1080p30", "1080p60"' }]);
+  });
+
+  it('node lists leave the secret-bearing hook URLs out', async () => {
+    const list = (await get(t, '/api/v1/ingest/nodes')).json();
+    expect(list.data[0].hooks).toBeUndefined();
+  });
+});

@@ -255,7 +255,7 @@ function nodeDetails(n: IngestNode): string {
     n.limits.max_height !== undefined ? `${n.limits.max_height} lines` : null,
     n.limits.max_fps !== undefined ? `${n.limits.max_fps} fps` : null,
   ].filter(Boolean);
-  const hooks = Object.entries(n.hooks);
+  const hooks = Object.entries(n.hooks ?? {});
   return (
     keyValues([
       ['id', n.id],

@@ -76,6 +76,17 @@ export const ingestRepository = {
     return (await db.query<IngestRow>('SELECT * FROM ingests WHERE session_id = $1 ORDER BY id DESC LIMIT 1', [sessionId])).rows[0] ?? null;
   },
 
+  /** Newest first, ids below `beforeId`; one more row than asked tells whether there is a next page. */
+  async list(db: Queryable, q: { session_id?: string; status?: IngestState; node_id?: string; limit: number }, beforeId: string | undefined): Promise<IngestRow[]> {
+    const { rows } = await db.query<IngestRow>(
+      `SELECT * FROM ingests WHERE ($1::text IS NULL OR session_id = $1) AND ($2::text IS NULL OR status = $2)
+         AND ($3::text IS NULL OR primary_node_id = $3 OR backup_node_id = $3) AND ($4::text IS NULL OR id < $4)
+       ORDER BY id DESC LIMIT $5`,
+      [q.session_id ?? null, q.status ?? null, q.node_id ?? null, beforeId ?? null, q.limit + 1],
+    );
+    return rows;
+  },
+
   async open(db: Queryable): Promise<IngestRow[]> {
     return (await db.query<IngestRow>(`SELECT * FROM ingests WHERE status <> 'ended' ORDER BY id`)).rows;
   },

@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync, onRequestAsyncHookHandler } from 'fastify';
 import { bodylessAsEmptyObject } from '../../../http/validation.js';
-import { IngestMetrics, IngestParams, IngestStatus, RotateKeyBody, StartedIngest, StartIngestBody, StopIngestBody } from './ingest.schemas.js';
+import { IngestMetrics, IngestParams, IngestStatus, IngestSummary, ListIngestsQuery, RotateKeyBody, StartedIngest, StartIngestBody, StopIngestBody } from './ingest.schemas.js';
 import type { IngestService } from './ingest.service.js';
 
 const P = { $ref: 'Problem#' };
@@ -14,6 +14,7 @@ export const ingestRoutes: FastifyPluginAsync<{ ingests: IngestService; operator
   app.addSchema(StartedIngest);
   app.addSchema(IngestStatus);
   app.addSchema(IngestMetrics);
+  app.addSchema(IngestSummary);
   const status = { 200: { $ref: 'IngestStatus#' }, ...errors };
 
   app.post('/api/v1/ingest/start', {
@@ -39,6 +40,17 @@ export const ingestRoutes: FastifyPluginAsync<{ ingests: IngestService; operator
     const b = req.body as StopIngestBody;
     return ingests.stop({ ingest_id: b.ingest_id, session_id: b.session_id }, b.reason ?? 'stopped');
   });
+
+  app.get('/api/v1/ingest', {
+    onRequest: operator,
+    schema: {
+      tags,
+      summary: 'List ingests, newest first, by session, status or node; cursor-paginated',
+      security,
+      querystring: ListIngestsQuery,
+      response: { 200: Type.Object({ data: Type.Array(Type.Ref(IngestSummary)), next_cursor: Type.Union([Type.String(), Type.Null()]) }), ...errors },
+    },
+  }, async (req) => ingests.list(req.query as ListIngestsQuery));
 
   app.get('/api/v1/ingest/:id/status', {
     onRequest: operator,

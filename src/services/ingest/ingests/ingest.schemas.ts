@@ -62,7 +62,7 @@ export const StartedIngest = Type.Object(
   {
     id: Type.String(),
     session_id: Type.String(),
-    status: Type.String(),
+    status: Type.Literal('idle'),
     stream_key: Type.String({ description: 'Shown once: only its hash is stored.' }),
     primary: Endpoint,
     backup: Type.Union([Endpoint, Type.Null()]),
@@ -140,3 +140,35 @@ export const IngestMetrics = Type.Object(
   { $id: 'IngestMetrics' },
 );
 export type IngestMetrics = Static<typeof IngestMetrics>;
+
+const IngestState = Type.Union([Type.Literal('idle'), Type.Literal('live'), Type.Literal('reconnecting'), Type.Literal('ended')]);
+export const ListIngestsQuery = Type.Object(
+  {
+    session_id: Type.Optional(SessionIdString),
+    status: Type.Optional(IngestState),
+    node_id: Type.Optional(Type.String({ pattern: ID_PATTERN('nd'), description: 'Ingests using this node (primary or backup).' })),
+    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+    cursor: Type.Optional(Type.String({ maxLength: 200, description: 'next_cursor from the previous page' })),
+  },
+  { additionalProperties: false },
+);
+export type ListIngestsQuery = Static<typeof ListIngestsQuery>;
+
+export const IngestSummary = Type.Object(
+  {
+    id: Type.String(),
+    session_id: Type.String(),
+    status: IngestState,
+    redundant: Type.Boolean(),
+    quality_profile: Profile,
+    active_side: Side,
+    primary_node_id: Type.String(),
+    backup_node_id: Type.Union([Type.String(), Type.Null()]),
+    created_at: Type.String({ format: 'date-time' }),
+    live_at: Timestamp,
+    ended_at: Timestamp,
+    end_reason: Type.Union([Type.String(), Type.Null()]),
+  },
+  { $id: 'IngestSummary' },
+);
+export type IngestSummary = Static<typeof IngestSummary>;

@@ -3,6 +3,7 @@ import { AppError, badRequest, conflict, notFound } from '../../../core/errors.j
 import { newId } from '../../../core/ids.js';
 import type { Bus, Clock, Database } from '../../../core/ports/index.js';
 import type { IngestConfig } from '../../../config/config.js';
+import { decodeCursor, encodeCursor } from '../../../http/pagination.js';
 import type { IngestMetricSet } from '../ingest.metrics.js';
 import type { NodeHealthBoard } from '../monitor/node-health.board.js';
 import { assessQuality } from '../monitor/quality.js';
@@ -12,7 +13,7 @@ import { nodeRepository, type NodeRow } from '../nodes/node.repository.js';
 import type { NodeService } from '../nodes/node.service.js';
 import { encoderSettings, type EncoderSettings } from './encoder-settings.js';
 import { ingestRepository as repo, sessionLookup, type IngestRow, type PublisherRow, type Side } from './ingest.repository.js';
-import type { IngestMetrics, IngestStatus, StartIngestBody } from './ingest.schemas.js';
+import type { IngestMetrics, IngestStatus, IngestSummary, ListIngestsQuery, StartIngestBody } from './ingest.schemas.js';
 import { route } from './routing.js';
 import { hashStreamKey, newStreamKey } from './stream-key.js';
 
@@ -83,7 +84,7 @@ export class IngestService {
     return {
       id: row.id,
       session_id: row.session_id,
-      status: row.status,
+      status: 'idle' as const,
       stream_key: key,
       primary: endpoint(primary),
       backup: backup ? endpoint(backup) : null,
@@ -132,6 +133,26 @@ export class IngestService {
       this.d.metrics.kicks.inc({ via: 'update' });
       this.d.log.warn({ err, ingest_id: p.ingest_id, node_id: node.id }, 'control drop failed; the next update callback kicks');
     }
+  }
+
+  async list(q: ListIngestsQuery): Promise<{ data: IngestSummary[]; next_cursor: string | null }> {
+    const rows = await repo.list(this.d.db, q, q.cursor ? decodeCursor(q.cursor, 'ing') : undefined);
+    const page = rows.slice(0, q.limit);
+    const data = page.map((r) => ({
+      id: r.id,
+      session_id: r.session_id,
+      status: r.status,
+      redundant: r.redundant,
+      quality_profile: r.quality_profile,
+      active_side: r.active_side,
+      primary_node_id: r.primary_node_id,
+      backup_node_id: r.backup_node_id,
+      created_at: r.created_at.toISOString(),
+      live_at: r.live_at?.toISOString() ?? null,
+      ended_at: r.ended_at?.toISOString() ?? null,
+      end_reason: r.end_reason,
+    }));
+    return { data, next_cursor: rows.length > q.limit ? encodeCursor(page[page.length - 1]!.id) : null };
   }
 
   async get(id: string): Promise<IngestRow> {

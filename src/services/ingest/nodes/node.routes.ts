@@ -70,7 +70,7 @@ export const nodeRoutes: FastifyPluginAsync<{ nodes: NodeService; operator: onRe
       security,
       params: NodeParams,
       querystring: NginxConfigQuery,
-      response: { 200: Type.String({ description: 'nginx configuration text' }), ...errors },
+      response: { 200: { description: 'nginx configuration text', content: { 'text/plain': { schema: Type.String() } } }, ...errors },
     },
   }, async (req, reply) => {
     const { id } = req.params as Static<typeof NodeParams>;

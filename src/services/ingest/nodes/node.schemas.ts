@@ -51,7 +51,7 @@ export const IngestNode = Type.Object(
       detail: Type.Union([Type.String(), Type.Null()]),
     }),
     open_ingests: Type.Integer({ description: 'Ingests not ended that use this node (its load).' }),
-    hooks: Type.Record(Type.String(), Type.String(), { description: 'Callback URL per event to paste into the media server configuration; each carries the node secret.' }),
+    hooks: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'Callback URL per event to paste into the media server configuration; each carries the node secret. In single-node answers only, not in lists.' })),
     created_at: Type.String({ format: 'date-time' }),
     updated_at: Type.String({ format: 'date-time' }),
   },

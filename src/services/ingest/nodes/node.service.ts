@@ -87,7 +87,11 @@ export class NodeService {
   async list(): Promise<IngestNode[]> {
     await this.reload();
     const counts = await repo.openIngestCounts(this.d.db);
-    return this.all().map((r) => this.viewWith(r, counts.get(r.id) ?? 0));
+    // Lists leave the secret-bearing hook URLs out: they are for one node's configuration.
+    return this.all().map((r) => {
+      const { hooks: _secret, ...rest } = this.viewWith(r, counts.get(r.id) ?? 0);
+      return rest;
+    });
   }
 
   async setStatus(id: string, status: NodeRow['status']): Promise<IngestNode> {

@@ -1,3 +1,4 @@
+import { decodeCursor, encodeCursor } from '../../../http/pagination.js';
 import { AppError, notFound } from '../../../core/errors.js';
 import { newId } from '../../../core/ids.js';
 import type { FastifyBaseLogger } from 'fastify';
@@ -59,7 +60,7 @@ export class SessionService {
   }
 
   async list(q: ListSessionsQuery): Promise<{ data: Session[]; next_cursor: string | null }> {
-    const beforeId = q.cursor ? decodeCursor(q.cursor) : undefined;
+    const beforeId = q.cursor ? decodeCursor(q.cursor, 'ses') : undefined;
     const rows = await repo.list(this.d.db, {
       status: q.status,
       createdAfter: queryDate('created_after', q.created_after),
@@ -151,9 +152,3 @@ function queryDate(field: string, value: string | undefined): Date | undefined {
   return d;
 }
 
-export const encodeCursor = (id: string) => Buffer.from(id).toString('base64url');
-export function decodeCursor(cursor: string): string {
-  const id = Buffer.from(cursor, 'base64url').toString();
-  if (!/^ses_[0-9a-hjkmnp-tv-z]{26}$/.test(id)) throw new AppError(400, 'bad_cursor', 'cursor is not one this API returned.');
-  return id;
-}
