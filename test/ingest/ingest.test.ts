@@ -227,3 +227,31 @@ describe('ingest list and validation messages', () => {
     expect(list.data[0].hooks).toBeUndefined();
   });
 });
+
+describe('out-of-order callbacks and a process running ingest alone', () => {
+  it('a publish_done that arrives before its publish changes nothing; the publish still goes live', async () => {
+    const t = await createTestApp();
+    try {
+      const a = await registerNode(t.app, { name: 'o' });
+      const ing = await startIngest(t.app, { session_id: await newSession(t.app) });
+      expect((await nginxCallback(t.app, a, 'on_publish_done', { name: ing.stream_key, clientid: '9' })).statusCode).toBe(200);
+      expect((await nginxCallback(t.app, a, 'on_update', { name: ing.stream_key, clientid: '9' })).statusCode).toBe(200);
+      expect((await get(t, `/api/v1/ingest/${ing.id}/status`)).json().status).toBe('idle');
+      expect((await nginxCallback(t.app, a, 'on_publish', { name: ing.stream_key, clientid: '9' })).statusCode).toBe(302);
+      expect((await get(t, `/api/v1/ingest/${ing.id}/status`)).json().status).toBe('live');
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('STREAMPLANE_SERVICES=ingest serves the ingest API alone, with the shared operator keys', async () => {
+    const t = await createTestApp({ env: { STREAMPLANE_SERVICES: 'ingest' } });
+    try {
+      expect((await get(t, '/api/v1/ingest/nodes')).statusCode).toBe(200);
+      expectProblem(await t.app.inject({ method: 'GET', url: '/api/v1/ingest/nodes' }), 401);
+      expectProblem(await post(t, '/api/v1/sessions/start', {}), 404);
+    } finally {
+      await t.close();
+    }
+  });
+});
