@@ -23,8 +23,9 @@ import { ADMIN_KEY, cpuProfDir, cpuUs, profiled, REPO_ROOT, spawnLimitServer, sp
  * callback, `POST … HTTP/1.0` with nginx's headers and body, read until the server closes.
  */
 
+/** BENCH_ON_PUBLISH_KEYS: valid keys (one session and ingest each); BENCH_ON_PUBLISH_RATE: the fixed rate (the issue's is 1,000/s). */
 const VALID_KEYS = Number(process.env.BENCH_ON_PUBLISH_KEYS ?? 200);
-const RATE = 1_000;
+const RATE = Number(process.env.BENCH_ON_PUBLISH_RATE ?? 1_000);
 const RATE_CONCURRENCY = 20;
 const THROUGHPUT_CONCURRENCY = 50;
 const BAD_EVERY = 10; // one request in ten carries a bad key in the mixed case
@@ -41,6 +42,8 @@ interface GenSpec {
   keys: Array<{ key: string; session_id: string }>;
   /** Every n-th request (n > 0) carries a well-formed key that does not exist (expect 403). */
   badEvery: number;
+  /** Check each answer against the key (the subject); the limit answers its constant to everything. */
+  check: boolean;
   /** Fixed rate (open loop, latency from each request's scheduled time) or closed loop (as fast as answered). */
   mode: 'rate' | 'closed';
   rate: number;
@@ -69,12 +72,12 @@ interface GenResult {
   status_counts: Record<string, number>;
   answered_2xx_3xx: number;
   other_status: number;
-  /** 302 with a Location other than the key's session, 403 for a valid key, anything but 403 for a bad one. */
-  wrong_answers: number;
+  /** 302 with a Location other than the key's session, 403 for a valid key, anything but 403 for a bad one; null when not checked. */
+  wrong_answers: number | null;
   errors: number;
   error_codes: Record<string, number>;
   timeouts: number;
-  /** Fixed rate: requests that waited for one of the `concurrency` slots (late by more than 1 ms). */
+  /** Fixed rate: requests started more than 1 ms after they were due (timer jitter, or waiting for one of the `concurrency` slots). */
   late_starts: number;
   max_in_flight: number;
   generator_cpu_utilization: number;
@@ -124,7 +127,9 @@ function callback(port: number, path: string, body: string, timeoutMs: number): 
     });
     sock.on('error', (err: NodeJS.ErrnoException) => finish({ status: 0, location: null, error: err.code ?? err.message }));
     sock.on('close', () => finish({ status: 0, location: null, error: 'closed_early' }));
-    sock.end(NGINX_HEAD(path, Buffer.byteLength(body)) + body);
+    // write, not end: nginx's netcall sends the request and reads the answer without shutting down
+    // its sending side (ngx_rtmp_netcall_send), and a half-closed socket lets Node drop a slow answer.
+    sock.write(NGINX_HEAD(path, Buffer.byteLength(body)) + body);
   });
 }
 
@@ -173,7 +178,7 @@ async function generate(spec: GenSpec): Promise<GenResult> {
       return;
     }
     statusCounts[a.status] = (statusCounts[a.status] ?? 0) + 1;
-    if (k ? !(a.status === 302 && a.location === k.session_id) : a.status !== 403) wrong++;
+    if (spec.check && (k ? !(a.status === 302 && a.location === k.session_id) : a.status !== 403)) wrong++;
     fromDue.push(t1 - due);
     fromConnect.push(t1 - t0);
   };
@@ -230,7 +235,7 @@ async function generate(spec: GenSpec): Promise<GenResult> {
     status_counts: statusCounts,
     answered_2xx_3xx: ok,
     other_status: answered - ok,
-    wrong_answers: wrong,
+    wrong_answers: spec.check ? wrong : null,
     errors,
     error_codes: errorCodes,
     timeouts,
@@ -259,9 +264,9 @@ let passes = 0;
 let seq = 1;
 
 /** One generator pass in its own process on the load CPU, with the server's CPU read around it. */
-async function pass(name: string, server: Running, spec: Omit<GenSpec, 'port' | 'seq0'>, scratch: string): Promise<Measured> {
+async function pass(name: string, server: Running, spec: Omit<GenSpec, 'port' | 'seq0' | 'check'>, scratch: string, check: boolean): Promise<Measured> {
   progress(`on_publish: ${name} (${spec.mode === 'rate' ? `${spec.rate}/s open loop, ≤ ${spec.concurrency} in flight` : `closed loop, ${spec.concurrency} concurrent`}, ${spec.durationS} s${spec.badEvery ? `, 1 in ${spec.badEvery} bad keys` : ''})`);
-  const full: GenSpec = { ...spec, port: server.port, seq0: seq };
+  const full: GenSpec = { ...spec, check, port: server.port, seq0: seq };
   // Address and client-id space used by this pass (an upper bound: nothing here answers 100k/s).
   seq += Math.ceil(spec.durationS * (spec.mode === 'rate' ? spec.rate : 100_000)) + 1;
   const file = join(scratch, `on-publish-${process.pid}-${passes++}.json`);
@@ -357,14 +362,14 @@ export async function onPublish(): Promise<void> {
     const rate = (seconds: number, badEvery = 0) => ({ path, keys, badEvery, mode: 'rate' as const, rate: RATE, concurrency: RATE_CONCURRENCY, durationS: seconds });
     const closed = (seconds: number) => ({ path, keys, badEvery: 0, mode: 'closed' as const, rate: 0, concurrency: THROUGHPUT_CONCURRENCY, durationS: seconds });
 
-    await pass('warm-up, limit', limit, closed(warmupS()), scratch.dir);
-    await pass('warm-up, subject (every key published, ingests live)', subject, rate(warmupS()), scratch.dir);
+    await pass('warm-up, limit', limit, closed(warmupS()), scratch.dir, false);
+    await pass('warm-up, subject (every key published, ingests live)', subject, rate(warmupS()), scratch.dir, true);
 
-    const limitAtRate = await pass('measured, limit at the fixed rate', limit, rate(durationS()), scratch.dir);
-    const valid = await profiled('on-publish-rate', subject, () => pass('measured, subject, valid keys', subject, rate(durationS()), scratch.dir));
-    const mixed = await pass('measured, subject, 10 % bad keys', subject, rate(durationS(), BAD_EVERY), scratch.dir);
-    const limitMax = await pass('measured, limit, max rate', limit, closed(durationS()), scratch.dir);
-    const subjectMax = await profiled('on-publish-max', subject, () => pass('measured, subject, max rate', subject, closed(durationS()), scratch.dir));
+    const limitAtRate = await pass('measured, limit at the fixed rate', limit, rate(durationS()), scratch.dir, false);
+    const valid = await profiled('on-publish-rate', subject, () => pass('measured, subject, valid keys', subject, rate(durationS()), scratch.dir, true));
+    const mixed = await pass('measured, subject, 10 % bad keys', subject, rate(durationS(), BAD_EVERY), scratch.dir, true);
+    const limitMax = await pass('measured, limit, max rate', limit, closed(durationS()), scratch.dir, false);
+    const subjectMax = await profiled('on-publish-max', subject, () => pass('measured, subject, max rate', subject, closed(durationS()), scratch.dir, true));
 
     const common = {
       duration_s: durationS(),
@@ -381,7 +386,7 @@ export async function onPublish(): Promise<void> {
     };
     const limitName = 'bare Fastify 5 route on the same path, constant JSON answer (200, 11 bytes), body read raw as the hook route reads it, separate process; same generator and request bytes';
     const rateLine = (kase: string, what: string, r: Measured, extra: Record<string, unknown> = {}) => {
-      const met = r.latency_ms.p99 < TARGET_P99_MS && r.errors === 0 && r.wrong_answers === 0 && r.not_sent === 0;
+      const met = RATE >= 1_000 && r.latency_ms.p99 < TARGET_P99_MS && r.errors === 0 && r.wrong_answers === 0 && r.not_sent === 0;
       emit({
         scenario: 'on_publish',
         case: kase,
@@ -390,9 +395,10 @@ export async function onPublish(): Promise<void> {
         limit: { name: `${limitName}, same fixed rate`, ...figures(limitAtRate) },
         ratio: round(r.latency_ms.p99 / limitAtRate.latency_ms.p99),
         ratio_is: 'subject p99 ÷ limit p99 at the same rate',
-        target: { p99_ms_below: TARGET_P99_MS, rate_per_s: RATE },
+        target: { p99_ms_below: TARGET_P99_MS, rate_per_s: 1_000 },
+        rate_per_s: RATE,
         met,
-        met_means: 'p99 (from each request\'s due time) below the target, every request sent on time, no connection error, no wrong answer',
+        met_means: 'at 1,000/s or more: p99 (from each request\'s due time) below the target, every request sent on time, no connection error, no wrong answer',
         ...extra,
         ...common,
       });

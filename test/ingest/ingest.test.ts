@@ -161,6 +161,17 @@ describe('ingest: routing, stream keys, publish authorization and the session li
     expect(metrics.body).toMatch(/streamplane_ingest_bad_stream_keys_total [1-9]/);
   });
 
+  it('a burst of concurrent publishes (batched into few statements) answers each one correctly, repeats of a key included', async () => {
+    const ings = await Promise.all(Array.from({ length: 12 }, async () => startIngest(t.app, { session_id: await newSession(t.app), region: 'eu' })));
+    const calls = [...ings, ings[0]!, ings[1]!].map((ing, i) => nginxCallback(t.app, a, 'on_publish', { name: ing.stream_key, clientid: String(1000 + i), addr: `192.0.2.${i}` }));
+    calls.push(nginxCallback(t.app, a, 'on_publish', { name: `sk_${'Z'.repeat(43)}`, addr: '192.0.2.200' }));
+    const answers = await Promise.all(calls);
+    expect(answers.slice(0, 14).map((r) => r.statusCode)).toEqual(Array(14).fill(302));
+    expect(answers.slice(0, 12).map((r) => r.headers.location)).toEqual(ings.map((i) => i.session_id));
+    expect(answers[14]!.statusCode).toBe(403);
+    for (const ing of ings) expect((await get(t, `/api/v1/ingest/${ing.id}/status`)).json().status).toBe('live');
+  });
+
   it('players may play the public name of a live session, never the key', async () => {
     const session = await newSession(t.app);
     const ing = await startIngest(t.app, { session_id: session, region: 'eu' });

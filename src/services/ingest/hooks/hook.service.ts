@@ -7,6 +7,7 @@ import type { IngestMetricSet } from '../ingest.metrics.js';
 import { ingestRepository as repo, type KeyLookupRow, type Side } from '../ingests/ingest.repository.js';
 import { hashStreamKey, STREAM_KEY_PATTERN } from '../ingests/stream-key.js';
 import type { NodeRow } from '../nodes/node.repository.js';
+import { PublishBatcher } from './publish.batcher.js';
 
 interface Deps {
   db: Database;
@@ -34,7 +35,11 @@ export class HookService {
   private readonly keys = new LRUCache<string, { row: KeyLookupRow | null }>({ max: 100_000, ttl: KEY_CACHE_TTL_MS, allowStale: true, ttlAutopurge: false });
   private readonly throttledUntil = new LRUCache<string, number>({ max: 100_000 });
 
-  constructor(private readonly d: Deps) {}
+  private readonly publishes: PublishBatcher;
+
+  constructor(private readonly d: Deps) {
+    this.publishes = new PublishBatcher(d.db, d.clock);
+  }
 
   /** Ingest keys changed or the ingest ended: forget what we cached about it. */
   forgetIngest(ingestId: string) {
@@ -82,21 +87,29 @@ export class HookService {
     };
     if (!e.key || !STREAM_KEY_PATTERN.test(e.key)) return refuse('bad_key');
     const hash = hashStreamKey(e.key);
-    // Authorization reads the database every time: a revoked key must not publish on a stale cache.
-    const row = await repo.lookupKey(this.d.db, hash);
-    this.keys.set(hash.toString('base64'), { row });
+    // Authorization reads the database every time (a revoked key must not publish on a stale cache),
+    // in one statement that also records the publish when the key is good (batched with concurrent ones).
+    const renames = RENAMES.has(node.kind);
+    const row = await this.publishes.authorize({
+      keyHash: hash,
+      nodeId: node.id,
+      clientId: e.clientId,
+      addr: e.addr,
+      app: e.app,
+      streamName: e.stream && e.stream !== e.key ? e.stream : null,
+      renames,
+    });
+    if (row) this.keys.set(hash.toString('base64'), { row: { ...row, status: row.accepted ? 'live' : row.status } });
     if (!row) return refuse('bad_key');
     if (row.revoked_at) return refuse('key_revoked');
     if (row.expires_at && row.expires_at.getTime() <= now) return refuse('key_expired');
-    if (row.status === 'ended') return { kind: 'deny', reason: 'ingest_ended' };
+    if (row.status === 'ended' || (!row.accepted && sideOf(row, node.id))) return { kind: 'deny', reason: 'ingest_ended' };
     const side = sideOf(row, node.id);
     if (!side) return { kind: 'deny', reason: 'wrong_node' };
-    const streamName = RENAMES.has(node.kind) ? row.session_id : e.stream && e.stream !== e.key ? e.stream : row.session_id;
-    const before = await repo.acceptPublish(this.d.db, { ingestId: row.ingest_id, side, nodeId: node.id, clientId: e.clientId, addr: e.addr, app: e.app, streamName, now: new Date(now) });
-    if (before === null) return { kind: 'deny', reason: 'ingest_ended' };
+    const before = row.status;
     this.d.log.info({ session_id: row.session_id, ingest_id: row.ingest_id, node_id: node.id, side, resumed: before === 'reconnecting' }, 'publish accepted');
     if (before !== 'live') await this.d.bus.publish('session.live', { session_id: row.session_id, at: new Date(now).toISOString() });
-    return RENAMES.has(node.kind) ? { kind: 'allow', rename: row.session_id } : { kind: 'allow' };
+    return renames ? { kind: 'allow', rename: row.session_id } : { kind: 'allow' };
   }
 
   private async update(node: NodeRow, e: MediaServerEvent): Promise<HookDecision> {

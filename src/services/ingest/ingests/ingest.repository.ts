@@ -51,6 +51,17 @@ export interface KeyLookupRow {
   revoked_at: Date | null;
 }
 
+export interface PublishRequest {
+  keyHash: Buffer;
+  nodeId: string;
+  clientId: string | null;
+  addr: string | null;
+  app: string | null;
+  /** The stream name for servers that cannot rename (else the session id is used). */
+  streamName: string | null;
+  renames: boolean;
+}
+
 export interface FailoverRow { from_side: Side; to_side: Side; reason: string; manual: boolean; at: Date }
 
 export const ingestRepository = {
@@ -101,24 +112,42 @@ export const ingestRepository = {
   },
 
   /**
-   * Records an accepted publish on one side (replacing whatever publisher that side had: a new publish
-   * with the same key takes over from a stale one) and makes the ingest live. Returns the status the
-   * ingest had before, or null when it has ended meanwhile (nothing written).
+   * Publish authorization for a batch of callbacks in one statement (the hot path: one round trip,
+   * atomic without an explicit transaction). For each request whose key is usable on its node, it
+   * records the publisher on that node's side (replacing a stale one) and makes the ingest live.
+   * Answers one row per known key, by request index `n` (0-based): the key's row as it was before
+   * (so `status` is the ingest's previous status) and whether the publish was recorded. The caller
+   * sends at most one request per key per batch (one row may not be upserted twice in a statement).
+   * The UPDATE re-checks `status <> 'ended'` under its row lock, so a concurrent stop wins.
    */
-  async acceptPublish(db: Database, p: { ingestId: string; side: Side; nodeId: string; clientId: string | null; addr: string | null; app: string | null; streamName: string; now: Date }): Promise<IngestState | null> {
-    return db.transaction(async (tx) => {
-      const { rows } = await tx.query<{ status: IngestState }>('SELECT status FROM ingests WHERE id = $1 FOR UPDATE', [p.ingestId]);
-      const before = rows[0]?.status;
-      if (!before || before === 'ended') return null;
-      await tx.query(
-        `INSERT INTO ingest_publishers (ingest_id, side, node_id, client_id, addr, app, stream_name, state, started_at, last_seen_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'publishing', $8, $8)
-         ON CONFLICT (ingest_id, side) DO UPDATE SET node_id = $3, client_id = $4, addr = $5, app = $6, stream_name = $7, state = 'publishing', started_at = $8, last_seen_at = $8, ended_at = NULL, end_reason = NULL`,
-        [p.ingestId, p.side, p.nodeId, p.clientId, p.addr, p.app, p.streamName, p.now],
-      );
-      await tx.query(`UPDATE ingests SET status = 'live', live_at = COALESCE(live_at, $2), disconnected_at = NULL, updated_at = $2 WHERE id = $1`, [p.ingestId, p.now]);
-      return before;
-    });
+  async authorizePublishes(db: Queryable, reqs: PublishRequest[], now: Date): Promise<Array<KeyLookupRow & { n: number; accepted: boolean }>> {
+    const col = <K extends keyof PublishRequest>(k: K) => reqs.map((r) => r[k]);
+    const { rows } = await db.query<KeyLookupRow & { n: string; accepted: boolean }>(
+      `WITH req AS (
+         SELECT * FROM unnest($1::bytea[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[]) WITH ORDINALITY
+           AS r(key_hash, node_id, client_id, addr, app, stream_name, renames, n)
+       ), k AS (
+         SELECT r.*, k.ingest_id, i.session_id, i.status, i.primary_node_id, i.backup_node_id, k.expires_at, k.revoked_at
+         FROM req r JOIN ingest_stream_keys k ON k.key_hash = r.key_hash JOIN ingests i ON i.id = k.ingest_id
+       ), ok AS (
+         SELECT * FROM k WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $8) AND status <> 'ended' AND (primary_node_id = node_id OR backup_node_id = node_id)
+       ), pub AS (
+         INSERT INTO ingest_publishers (ingest_id, side, node_id, client_id, addr, app, stream_name, state, started_at, last_seen_at)
+         SELECT ingest_id, CASE WHEN primary_node_id = node_id THEN 'primary' ELSE 'backup' END, node_id, client_id, addr, app,
+                CASE WHEN renames THEN session_id ELSE COALESCE(stream_name, session_id) END, 'publishing', $8, $8 FROM ok
+         ON CONFLICT (ingest_id, side) DO UPDATE SET node_id = EXCLUDED.node_id, client_id = EXCLUDED.client_id, addr = EXCLUDED.addr, app = EXCLUDED.app,
+           stream_name = EXCLUDED.stream_name, state = 'publishing', started_at = EXCLUDED.started_at, last_seen_at = EXCLUDED.last_seen_at, ended_at = NULL, end_reason = NULL
+         RETURNING ingest_id
+       ), live AS (
+         UPDATE ingests i SET status = 'live', live_at = COALESCE(i.live_at, $8), disconnected_at = NULL, updated_at = $8
+         FROM (SELECT DISTINCT ingest_id FROM ok) o WHERE i.id = o.ingest_id AND i.status IN ('idle', 'reconnecting') RETURNING i.id
+       )
+       SELECT k.n, k.ingest_id, k.session_id, k.status, k.primary_node_id, k.backup_node_id, k.expires_at, k.revoked_at,
+              EXISTS (SELECT 1 FROM pub WHERE pub.ingest_id = k.ingest_id) AND (k.status = 'live' OR EXISTS (SELECT 1 FROM live WHERE live.id = k.ingest_id)) AS accepted
+       FROM k`,
+      [col('keyHash'), col('nodeId'), col('clientId'), col('addr'), col('app'), col('streamName'), col('renames'), now],
+    );
+    return rows.map((r) => ({ ...r, n: Number(r.n) - 1 }));
   },
 
   /** An update callback from the side's current publisher: it is alive (again, if we had given up on it). */
