@@ -1,32 +1,10 @@
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { HookDecision, HookRequest, MediaServerEvent, ParseResult } from '../../../../core/ports/media-server.js';
+import type { HookRequest, MediaServerEvent } from '../../../../core/ports/media-server.js';
+import { adapterFixtures, assertParseNeverThrows, jsonCallbacks, status } from '../fixtures.test-support.js';
 import { mediaMtxAdapter as adapter } from './mediamtx.adapter.js';
 
-interface Fixture {
-  hook: string;
-  method: string;
-  headers: Record<string, string>;
-  query: string;
-  body: string;
-}
-
-function load(name: string): HookRequest {
-  const f = JSON.parse(readFileSync(new URL(`./fixtures/${name}.json`, import.meta.url), 'utf8')) as Fixture;
-  return { hook: f.hook, method: f.method, headers: f.headers, query: f.query, rawBody: Buffer.from(f.body, 'utf8') };
-}
-
-function parsed(name: string): MediaServerEvent {
-  const result = adapter.parse(load(name), 'unused');
-  if (!result.ok) throw new Error(`${name}: ${result.status} ${result.reason}`);
-  return result.event;
-}
-
-function status(result: ParseResult): number {
-  expect(result.ok).toBe(false);
-  return result.ok ? 0 : result.status;
-}
+const { load, parsed } = adapterFixtures(import.meta.url, adapter, 'unused');
 
 const KEY = 'sk_4f9c2a7e1b8d6035';
 const PUBLIC = 'st_01jq3v8c9x2m4n6p7r8s9t0vwx';
@@ -119,28 +97,14 @@ describe('MediaMTX adapter: properties', () => {
       { requiredKeys: [] },
     )
     .map((o) => JSON.stringify(o));
-  const raw = fc.oneof(body, body.chain((s) => fc.nat({ max: s.length }).map((n) => s.slice(0, n))), fc.json(), fc.string({ unit: 'binary' }));
-  const request = fc.record({
-    hook: fc.oneof(fc.constant('auth'), fc.string()),
-    method: fc.constantFrom('POST', 'PUT'),
-    headers: fc.oneof(fc.constant({}), fc.dictionary(fc.constantFrom('content-type', 'content-length', 'x'), fc.oneof(fc.string(), fc.array(fc.string(), { maxLength: 2 })))),
-    query: fc.string(),
-    rawBody: fc.oneof(raw.map((s) => Buffer.from(s)), fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b))),
-  });
+  const request = jsonCallbacks(body, fc.oneof(fc.constant('auth'), fc.string()), fc.constantFrom('POST', 'PUT'));
 
   it('parse never throws, and whatever it accepts renders for every decision', () => {
-    fc.assert(
-      fc.property(request, (req) => {
-        const result = adapter.parse(req, 'secret');
-        if (!result.ok) {
-          expect([400, 404, 415]).toContain(result.status);
-          return;
-        }
-        for (const decision of [{ kind: 'allow' }, { kind: 'deny', reason: 'x' }, { kind: 'ack' }] as HookDecision[]) {
-          expect([200, 403]).toContain(adapter.render(result.event, decision).status);
-        }
-      }),
-      { numRuns: 2000 },
-    );
+    assertParseNeverThrows(adapter, request, {
+      secret: 'secret',
+      refusals: [400, 404, 415],
+      decisions: [{ kind: 'allow' }, { kind: 'deny', reason: 'x' }, { kind: 'ack' }],
+      rendered: (response) => expect([200, 403]).toContain(response.status),
+    });
   });
 });

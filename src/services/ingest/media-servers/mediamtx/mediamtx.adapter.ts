@@ -1,14 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import type {
-  HookDecision,
-  HookRequest,
-  HookResponse,
-  MediaServerAdapter,
-  MediaServerEvent,
-  MediaServerEventType,
-  ParseResult,
-} from '../../../../core/ports/media-server.js';
+import type { HookDecision, HookRequest, HookResponse, MediaServerAdapter, MediaServerEvent, MediaServerEventType, ParseResult } from '../../../../core/ports/media-server.js';
+import { checkKeyLength, fail, readJsonRequest, shortReason } from '../hook-request.js';
 
 /**
  * MediaMTX external HTTP authentication (`authMethod: http`, docs/media-servers/mediamtx.md): one JSON
@@ -42,8 +35,6 @@ const EVENT_OF_ACTION: ReadonlyMap<string, MediaServerEventType> = new Map([
   ['pprof', 'ignored'],
 ]);
 
-const MAX_KEY_LENGTH = 512;
-
 export const mediaMtxAdapter: MediaServerAdapter = Object.freeze({
   kind: 'mediamtx',
   hooks: HOOKS,
@@ -54,22 +45,9 @@ export const mediaMtxAdapter: MediaServerAdapter = Object.freeze({
 function parse(request: HookRequest): ParseResult {
   if (request.hook !== 'auth') return fail(404, 'unknown MediaMTX hook');
   if (request.method !== 'POST') return fail(400, 'MediaMTX authentication requests are POST');
-  const contentType = mediaType(request.headers['content-type']);
-  if (contentType !== '' && contentType !== 'application/json') return fail(415, 'expected application/json');
-  const declared = header(request.headers, 'content-length');
-  if (declared !== undefined && declared.trim() !== String(request.rawBody.length)) return fail(400, 'body length differs from Content-Length (truncated?)');
-
-  let json: unknown;
-  try {
-    json = JSON.parse(request.rawBody.toString('utf8'));
-  } catch {
-    return fail(400, 'body is not JSON');
-  }
-  if (!checkBody.Check(json)) {
-    const first = checkBody.Errors(json).First();
-    return fail(400, first ? `invalid body at ${first.path || '/'}: ${first.message}` : 'invalid body');
-  }
-  const body: MediaMtxAuthBody = json;
+  const read = readJsonRequest(request, checkBody);
+  if (!read.ok) return read;
+  const body: MediaMtxAuthBody = read.body;
   // An action we do not know is refused (400 = deny) rather than waved through as "ignored".
   const type = EVENT_OF_ACTION.get(body.action);
   if (!type) return fail(400, 'unknown action');
@@ -94,7 +72,8 @@ function parse(request: HookRequest): ParseResult {
   } else {
     key = query.get('token') || body.token || null;
   }
-  if (key !== null && key.length > MAX_KEY_LENGTH) return fail(400, `key longer than ${MAX_KEY_LENGTH} characters`);
+  const badKey = checkKeyLength(key);
+  if (badKey) return badKey;
 
   return { ok: true, event: { type, key, app, stream, ...common } };
 }
@@ -103,22 +82,4 @@ function render(_event: MediaServerEvent, decision: HookDecision): HookResponse 
   // Any 2xx admits. Deny with 403, never 401: a 401 tells RTSP clients to retry with credentials.
   if (decision.kind === 'deny') return { status: 403, headers: { 'content-type': 'text/plain' }, body: shortReason(decision.reason) };
   return { status: 200, headers: { 'content-type': 'text/plain' }, body: '' };
-}
-
-function shortReason(reason: string): string {
-  return reason.replace(/[\u0000-\u001f\u007f]/g, ' ').slice(0, 200);
-}
-
-function header(headers: HookRequest['headers'], name: string): string | undefined {
-  const value = headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
-
-function mediaType(value: string | string[] | undefined): string {
-  const first = Array.isArray(value) ? value[0] : value;
-  return (first ?? '').split(';', 1)[0]!.trim().toLowerCase();
-}
-
-function fail(status: 400 | 404 | 415, reason: string): ParseResult {
-  return { ok: false, status, reason };
 }

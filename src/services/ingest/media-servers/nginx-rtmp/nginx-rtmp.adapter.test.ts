@@ -1,31 +1,13 @@
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { HookDecision, HookRequest, MediaServerEvent, ParseResult } from '../../../../core/ports/media-server.js';
+import { adapterFixtures, assertParseNeverThrows, headerSets, status } from '../fixtures.test-support.js';
 import { nginxRtmpAdapter as adapter } from './nginx-rtmp.adapter.js';
 
-interface Fixture {
-  hook: string;
-  method: string;
-  headers: Record<string, string>;
-  query: string;
-  body: string;
-}
-
-function load(name: string): HookRequest {
-  const f = JSON.parse(readFileSync(new URL(`./fixtures/${name}.json`, import.meta.url), 'utf8')) as Fixture;
-  return { hook: f.hook, method: f.method, headers: f.headers, query: f.query, rawBody: Buffer.from(f.body, 'utf8') };
-}
-
-function parsed(name: string): MediaServerEvent {
-  const result = adapter.parse(load(name), 'unused');
-  if (!result.ok) throw new Error(`${name}: ${result.status} ${result.reason}`);
-  return result.event;
-}
+const { load, parsed } = adapterFixtures(import.meta.url, adapter, 'unused');
 
 function failure(result: ParseResult): { status: number } {
-  expect(result.ok).toBe(false);
-  return result.ok ? { status: 0 } : { status: result.status };
+  return { status: status(result) };
 }
 
 const KEY = 'sk_4f9c2a7e1b8d6035';
@@ -189,25 +171,18 @@ describe('nginx-rtmp adapter: properties', () => {
     method: fc.constantFrom('POST', 'GET', 'PUT', ''),
     headers: fc.oneof(
       fc.constant({ 'content-type': 'application/x-www-form-urlencoded' }),
-      fc.dictionary(fc.constantFrom('content-type', 'content-length', 'host', 'x'), fc.oneof(fc.string(), fc.array(fc.string(), { maxLength: 2 }))),
+      headerSets('content-type', 'content-length', 'host', 'x'),
     ),
     query: fc.oneof(formBody, fc.string({ unit: 'binary' })),
     rawBody: fc.oneof(formBody.map((s) => Buffer.from(s)), fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)), fc.constant(Buffer.alloc(0))),
   });
 
   it('parse never throws, and whatever it accepts renders for every decision', () => {
-    fc.assert(
-      fc.property(request, (req) => {
-        const result = adapter.parse(req, 'secret');
-        if (!result.ok) {
-          expect([400, 404, 415]).toContain(result.status);
-          return;
-        }
-        for (const decision of [ALLOW, { kind: 'allow', rename: 'st_x' }, { kind: 'deny', reason: 'x' }, { kind: 'ack' }] as HookDecision[]) {
-          expect(adapter.render(result.event, decision).status).toBeGreaterThanOrEqual(200);
-        }
-      }),
-      { numRuns: 2000 },
-    );
+    assertParseNeverThrows(adapter, request, {
+      secret: 'secret',
+      refusals: [400, 404, 415],
+      decisions: [ALLOW, { kind: 'allow', rename: 'st_x' }, { kind: 'deny', reason: 'x' }, { kind: 'ack' }],
+      rendered: (response) => expect(response.status).toBeGreaterThanOrEqual(200),
+    });
   });
 });

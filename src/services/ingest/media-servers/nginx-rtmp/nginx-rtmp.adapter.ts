@@ -1,12 +1,5 @@
-import type {
-  HookDecision,
-  HookRequest,
-  HookResponse,
-  MediaServerAdapter,
-  MediaServerEvent,
-  MediaServerEventType,
-  ParseResult,
-} from '../../../../core/ports/media-server.js';
+import type { HookDecision, HookRequest, HookResponse, MediaServerAdapter, MediaServerEvent, MediaServerEventType, ParseResult } from '../../../../core/ports/media-server.js';
+import { checkContentLength, checkKeyLength, fail, mediaType, shortReason } from '../hook-request.js';
 
 /**
  * nginx-rtmp-module `notify` callbacks (docs/media-servers/nginx-rtmp.md). nginx sends the fields
@@ -42,7 +35,6 @@ const PUBLISHER_EVENTS: ReadonlySet<MediaServerEventType> = new Set(['publish.re
 const PLAYER_EVENTS: ReadonlySet<MediaServerEventType> = new Set(['play.requested', 'play.heartbeat', 'play.ended']);
 
 const FORM = 'application/x-www-form-urlencoded';
-const MAX_KEY_LENGTH = 512;
 // nginx copies a 3xx Location into a 256-byte name buffer (one byte for the NUL) and truncates silently.
 const MAX_RENAME_BYTES = 255;
 
@@ -59,9 +51,9 @@ function parse(request: HookRequest): ParseResult {
   if (request.method !== 'POST' && request.method !== 'GET') return fail(400, 'nginx-rtmp sends POST or GET');
 
   const hasBody = request.rawBody.length > 0;
-  if (hasBody && mediaType(request.headers['content-type']) !== FORM) return fail(415, `expected ${FORM}`);
-  const declared = header(request.headers, 'content-length');
-  if (declared !== undefined && declared.trim() !== String(request.rawBody.length)) return fail(400, 'body length differs from Content-Length (truncated?)');
+  if (hasBody && mediaType(request.headers) !== FORM) return fail(415, `expected ${FORM}`);
+  const truncated = checkContentLength(request);
+  if (truncated) return truncated;
 
   const fields = new URLSearchParams(hasBody ? request.rawBody.toString('utf8') : request.query);
   const type = events.get(fields.get('call') ?? '');
@@ -76,7 +68,8 @@ function parse(request: HookRequest): ParseResult {
   } else if (PLAYER_EVENTS.has(type)) {
     key = fields.get('token') || null;
   }
-  if (key !== null && key.length > MAX_KEY_LENGTH) return fail(400, `key longer than ${MAX_KEY_LENGTH} characters`);
+  const badKey = checkKeyLength(key);
+  if (badKey) return badKey;
 
   const event: MediaServerEvent = {
     type,
@@ -117,22 +110,4 @@ function isSafeRename(rename: string): boolean {
 // nginx reads only the status line (and Location on 3xx); Connection: close matches its HTTP/1.0 client.
 function text(status: number, body: string): HookResponse {
   return { status, headers: { 'content-type': 'text/plain', connection: 'close' }, body: shortReason(body) };
-}
-
-function shortReason(reason: string): string {
-  return reason.replace(/[\u0000-\u001f\u007f]/g, ' ').slice(0, 200);
-}
-
-function header(headers: HookRequest['headers'], name: string): string | undefined {
-  const value = headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
-
-function mediaType(value: string | string[] | undefined): string {
-  const first = Array.isArray(value) ? value[0] : value;
-  return (first ?? '').split(';', 1)[0]!.trim().toLowerCase();
-}
-
-function fail(status: 400 | 404 | 415, reason: string): ParseResult {
-  return { ok: false, status, reason };
 }

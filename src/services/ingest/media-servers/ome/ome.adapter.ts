@@ -1,15 +1,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import type {
-  HookDecision,
-  HookRequest,
-  HookResponse,
-  MediaServerAdapter,
-  MediaServerEvent,
-  MediaServerEventType,
-  ParseResult,
-} from '../../../../core/ports/media-server.js';
+import type { HookDecision, HookRequest, HookResponse, MediaServerAdapter, MediaServerEvent, MediaServerEventType, ParseResult } from '../../../../core/ports/media-server.js';
+import { checkContentLength, checkJsonContentType, checkKeyLength, fail, parseJsonBody, shortReason } from '../hook-request.js';
 
 /**
  * OvenMediaEngine AdmissionWebhooks (docs/media-servers/ome.md): one signed JSON POST when a session
@@ -50,8 +43,6 @@ const EVENT_OF: Readonly<Record<`${'incoming' | 'outgoing'}/${'opening' | 'closi
   'outgoing/closing': 'play.ended',
 };
 
-const MAX_KEY_LENGTH = 512;
-
 // `new_url` must repeat the request's scheme, host, port, app and file with only the stream replaced:
 // parse() reports the URL around the stream segment (no key, no query) in `urlAroundStream`.
 
@@ -64,25 +55,14 @@ export const omeAdapter: MediaServerAdapter = Object.freeze({
 
 function parse(request: HookRequest, secret: string): ParseResult {
   if (request.hook !== 'admission') return fail(404, 'unknown OME hook');
-  const declared = header(request.headers, 'content-length');
-  if (declared !== undefined && declared.trim() !== String(request.rawBody.length)) return fail(400, 'body length differs from Content-Length (truncated?)');
+  const truncated = checkContentLength(request);
+  if (truncated) return truncated;
   // Before reading the body, so an unsigned caller learns nothing about what we would accept.
   if (!signatureMatches(request.headers['x-ome-signature'], request.rawBody, secret)) return fail(401, 'missing or bad X-OME-Signature');
   if (request.method !== 'POST') return fail(400, 'OME admission webhooks are POST');
-  const contentType = mediaType(request.headers['content-type']);
-  if (contentType !== '' && contentType !== 'application/json') return fail(415, 'expected application/json');
-
-  let json: unknown;
-  try {
-    json = JSON.parse(request.rawBody.toString('utf8'));
-  } catch {
-    return fail(400, 'body is not JSON');
-  }
-  if (!checkBody.Check(json)) {
-    const first = checkBody.Errors(json).First();
-    return fail(400, first ? `invalid body at ${first.path || '/'}: ${first.message}` : 'invalid body');
-  }
-  const body: OmeAdmissionBody = json;
+  const read = checkJsonContentType(request) ?? parseJsonBody(request.rawBody, checkBody);
+  if (!read.ok) return read;
+  const body: OmeAdmissionBody = read.body;
   const { direction, status } = body.request;
   const type = EVENT_OF[`${direction}/${status}`];
 
@@ -96,7 +76,8 @@ function parse(request: HookRequest, secret: string): ParseResult {
   } else {
     key = query.get('token') || null;
   }
-  if (key !== null && key.length > MAX_KEY_LENGTH) return fail(400, `key longer than ${MAX_KEY_LENGTH} characters`);
+  const badKey = checkKeyLength(key);
+  if (badKey) return badKey;
 
   const event: MediaServerEvent = {
     type,
@@ -175,24 +156,6 @@ function signatureMatches(header: string | string[] | undefined, body: Buffer, s
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
-function header(headers: HookRequest['headers'], name: string): string | undefined {
-  const value = headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
-
 function json(body: object): HookResponse {
   return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
-}
-
-function shortReason(reason: string): string {
-  return reason.replace(/[\u0000-\u001f\u007f]/g, ' ').slice(0, 200);
-}
-
-function mediaType(value: string | string[] | undefined): string {
-  const first = Array.isArray(value) ? value[0] : value;
-  return (first ?? '').split(';', 1)[0]!.trim().toLowerCase();
-}
-
-function fail(status: 400 | 401 | 404 | 415, reason: string): ParseResult {
-  return { ok: false, status, reason };
 }

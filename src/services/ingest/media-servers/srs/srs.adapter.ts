@@ -1,14 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import type {
-  HookDecision,
-  HookRequest,
-  HookResponse,
-  MediaServerAdapter,
-  MediaServerEvent,
-  MediaServerEventType,
-  ParseResult,
-} from '../../../../core/ports/media-server.js';
+import type { HookDecision, HookRequest, HookResponse, MediaServerAdapter, MediaServerEvent, MediaServerEventType, ParseResult } from '../../../../core/ports/media-server.js';
+import { checkKeyLength, fail, readJsonRequest, shortReason } from '../hook-request.js';
 
 /**
  * SRS `http_hooks` (docs/media-servers/srs.md): one JSON POST per event, `action` naming the event.
@@ -42,7 +35,6 @@ const SrsHookBody = Type.Object({
 type SrsHookBody = Static<typeof SrsHookBody>;
 const checkBody = TypeCompiler.Compile(SrsHookBody);
 
-const MAX_KEY_LENGTH = 512;
 const JSON_ALLOW = '{"code":0}';
 
 export const srsAdapter: MediaServerAdapter = Object.freeze({
@@ -55,22 +47,9 @@ export const srsAdapter: MediaServerAdapter = Object.freeze({
 function parse(request: HookRequest): ParseResult {
   if (!EVENT_OF_ACTION.has(request.hook)) return fail(404, 'unknown SRS hook');
   if (request.method !== 'POST') return fail(400, 'SRS hooks are POST');
-  const contentType = mediaType(request.headers['content-type']);
-  if (contentType !== '' && contentType !== 'application/json') return fail(415, 'expected application/json');
-  const declared = header(request.headers, 'content-length');
-  if (declared !== undefined && declared.trim() !== String(request.rawBody.length)) return fail(400, 'body length differs from Content-Length (truncated?)');
-
-  let json: unknown;
-  try {
-    json = JSON.parse(request.rawBody.toString('utf8'));
-  } catch {
-    return fail(400, 'body is not JSON');
-  }
-  if (!checkBody.Check(json)) {
-    const first = checkBody.Errors(json).First();
-    return fail(400, first ? `invalid body at ${first.path || '/'}: ${first.message}` : 'invalid body');
-  }
-  const body: SrsHookBody = json;
+  const read = readJsonRequest(request, checkBody);
+  if (!read.ok) return read;
+  const body: SrsHookBody = read.body;
 
   const common = {
     app: body.app || null,
@@ -93,7 +72,8 @@ function parse(request: HookRequest): ParseResult {
   // OBS convention: server rtmp://host/live, stream key = stream name. A `?key=` in the stream URL wins
   // so that a public stream name can be published with a separate secret (rtmp://host/live/name?key=…).
   const key = PUBLISHER_ACTIONS.has(body.action) ? args.get('key') || body.stream : args.get('token') || null;
-  if (key !== null && key.length > MAX_KEY_LENGTH) return fail(400, `key longer than ${MAX_KEY_LENGTH} characters`);
+  const badKey = checkKeyLength(key);
+  if (badKey) return badKey;
 
   return { ok: true, event: { type, key, stream: body.stream, ...common } };
 }
@@ -111,22 +91,4 @@ function render(_event: MediaServerEvent, decision: HookDecision): HookResponse 
 function protocolOf(tcUrl: string | undefined): string {
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(tcUrl ?? '');
   return scheme ? scheme[1]!.toLowerCase() : 'rtmp';
-}
-
-function shortReason(reason: string): string {
-  return reason.replace(/[\u0000-\u001f\u007f]/g, ' ').slice(0, 200);
-}
-
-function header(headers: HookRequest['headers'], name: string): string | undefined {
-  const value = headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
-
-function mediaType(value: string | string[] | undefined): string {
-  const first = Array.isArray(value) ? value[0] : value;
-  return (first ?? '').split(';', 1)[0]!.trim().toLowerCase();
-}
-
-function fail(status: 400 | 404 | 415, reason: string): ParseResult {
-  return { ok: false, status, reason };
 }
