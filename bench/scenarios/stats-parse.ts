@@ -15,7 +15,7 @@ interface Timing {
 
 /**
  * stats_parse_1000_streams: what one stats poll of a busy nginx-rtmp node costs the ingest service in
- * CPU: parseNginxStat (fast-xml-parser plus the mapping to NodeStats) of a generated /stat document of
+ * CPU: parseNginxStat (saxes tokenizing plus the mapping to NodeStats) of a generated /stat document of
  * 1,000 publishing streams, in this process. Peer in the same run, interleaved run by run so both see
  * the same machine: JSON.parse of the same 1,000 streams as a JSON document, i.e. the floor if the media
  * server spoke JSON. No HTTP: the client's transfer is not in the figure.

@@ -16,6 +16,8 @@ const missing = [
   !ffmpegAvailable() && 'ffmpeg',
 ].filter(Boolean);
 if (missing.length > 0) console.warn(`[skipped] ingest e2e: not installed: ${missing.join(', ')}`);
+// CI installs them (.ci/run) and sets STREAMPLANE_E2E_REQUIRE_MEDIA=1: there a missing tool is a failure, not a skip.
+if (missing.length > 0 && process.env.STREAMPLANE_E2E_REQUIRE_MEDIA === '1') throw new Error(`end-to-end media tools missing: ${missing.join(', ')}`);
 
 type SideState = 'idle' | 'receiving' | 'stalled' | 'down';
 interface SideStatus {

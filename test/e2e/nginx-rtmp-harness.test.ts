@@ -16,6 +16,8 @@ const missing = [
   !ffmpegAvailable() && 'ffmpeg',
 ].filter(Boolean);
 if (missing.length > 0) console.warn(`[skipped] nginx-rtmp harness e2e: not installed: ${missing.join(', ')}`);
+// CI installs them (.ci/run) and sets STREAMPLANE_E2E_REQUIRE_MEDIA=1: there a missing tool is a failure, not a skip.
+if (missing.length > 0 && process.env.STREAMPLANE_E2E_REQUIRE_MEDIA === '1') throw new Error(`end-to-end media tools missing: ${missing.join(', ')}`);
 
 interface Callback {
   /** Which nginx instance called: the first path segment of its notify URLs. */

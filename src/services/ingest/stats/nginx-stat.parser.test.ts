@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { appOf, nginxStatDocument, playersOf, streamNameOf } from './fixtures/nginx-stat.fixture.js';
+import { appOf, nginxStatDocument, nginxStatJsonDocument, playersOf, streamNameOf } from './fixtures/nginx-stat.fixture.js';
 import { parseNginxStat, StatsParseError } from './nginx-stat.parser.js';
+import type { StreamStats } from './stream-stats.js';
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
 
@@ -106,6 +107,104 @@ describe('parseNginxStat on shapes the recordings do not cover', () => {
   });
 });
 
+/** What parseNginxStat should make of nginxStatDocument(n), worked out from the same data as JSON instead. */
+function expectedFromJson(n: number): StreamStats[] {
+  type Json = { name: string; live?: { stream: Record<string, any>[] } };
+  const { rtmp } = JSON.parse(nginxStatJsonDocument(n)) as { rtmp: { server: { application: Json[] }[] } };
+  return rtmp.server.flatMap((server) =>
+    server.application.flatMap((app) =>
+      (app.live?.stream ?? []).map((s): StreamStats => {
+        const pub = (s.client as Record<string, any>[]).find((c) => c.publishing)!;
+        const { video: v, audio: a } = s.meta;
+        return {
+          app: app.name,
+          name: s.name,
+          bytesIn: s.bytes_in,
+          bwInBitsPerSecond: s.bw_in,
+          bwVideoBitsPerSecond: s.bw_video,
+          bwAudioBitsPerSecond: s.bw_audio,
+          timeMs: s.time,
+          publishing: s.publishing,
+          publisher: { clientId: String(pub.id), address: pub.address, dropped: pub.dropped, timeMs: pub.time },
+          video: { codec: v.codec, width: v.width, height: v.height, frameRate: v.frame_rate, profile: v.profile, level: v.level },
+          audio: { codec: a.codec, sampleRate: a.sample_rate, channels: a.channels },
+          clients: s.nclients - 1,
+        };
+      }),
+    ),
+  );
+}
+
+describe('parseNginxStat against the same data as JSON (differential)', () => {
+  it('reads generated documents of 0 to 40 streams, and 1,000, stream for stream', () => {
+    expect(parseNginxStat(nginxStatDocument(1_000)).streams).toEqual(expectedFromJson(1_000));
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 40 }), (n) => {
+        expect(parseNginxStat(nginxStatDocument(n)).streams).toEqual(expectedFromJson(n));
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  it('is blind to layout: line ends, <flag/> or <flag></flag>, comments between elements', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 12 }), fc.constantFrom('\r\n', '\n', '', ' \t '), fc.boolean(), fc.boolean(), (n, eol, longFlags, comments) => {
+        let xml = nginxStatDocument(n).replaceAll('\r\n', eol);
+        if (longFlags) xml = xml.replace(/<(publishing|active)\/>/g, '<$1></$1>');
+        if (comments) xml = xml.replace(/<\/(client|stream|video)>/g, '</$1><!-- </$1> -->');
+        expect(parseNginxStat(xml).streams).toEqual(expectedFromJson(n));
+      }),
+      { numRuns: 40 },
+    );
+  });
+});
+
+describe('parseNginxStat on details of the XML', () => {
+  const client = (id: string, flags: string) => `<client><id>${id}</id><address>10.0.0.${id}</address><time>5</time><dropped>0</dropped>${flags}</client>`;
+
+  it('reads self-closing and empty flags alike: <publishing/>, <publishing></publishing>, <active/>', () => {
+    const xml = doc(
+      `<application><name>live</name><live>` +
+        stream('short', `${client('1', '<publishing/><active/>')}${client('2', '<active/>')}<nclients>2</nclients><publishing/><active/>`) +
+        stream('long', `${client('3', '<active></active>')}${client('4', '<publishing></publishing><active></active>')}<nclients>2</nclients><publishing></publishing><active></active>`) +
+        stream('idle', `${client('5', '<active/>')}<nclients>1</nclients>`) +
+        `</live></application>`,
+    );
+    const [short, long, idle] = parseNginxStat(xml).streams;
+    expect([short!.publishing, short!.publisher?.clientId, short!.clients]).toEqual([true, '1', 1]);
+    expect([long!.publishing, long!.publisher?.clientId, long!.clients]).toEqual([true, '4', 1]);
+    expect([idle!.publishing, idle!.publisher, idle!.clients]).toEqual([false, undefined, 1]);
+  });
+
+  it('leaves out an empty or self-closing <audio>, <video> or <meta>', () => {
+    const metas = ['<meta><video/><audio></audio></meta>', '<meta><video></video><audio/></meta>', '<meta/>', '<meta></meta>'];
+    const xml = doc(`<application><name>live</name><live>${metas.map((m, i) => stream(`s${i}`, m)).join('')}</live></application>`);
+    for (const s of parseNginxStat(xml).streams) {
+      expect(s).not.toHaveProperty('video');
+      expect(s).not.toHaveProperty('audio');
+    }
+  });
+
+  it('accepts the stylesheet instruction of `rtmp_stat_stylesheet`, comments and CDATA', () => {
+    const xml = fixture('nginx-stat.two-apps.xml');
+    const styled = xml.replace('?>\r\n', '?>\r\n<?xml-stylesheet type="text/xsl" href="stat.xsl" ?>\r\n<!-- generated -->\r\n');
+    expect(parseNginxStat(styled)).toEqual(parseNginxStat(xml));
+    const [s] = parseNginxStat(doc(`<application><name><![CDATA[li]]>ve</name><live>${stream('g<!-- x -->o')}</live></application>`)).streams;
+    expect([s!.app, s!.name]).toEqual(['live', 'go']);
+  });
+
+  it('decodes character references (nginx does not send them; XML allows them)', () => {
+    const [s] = parseNginxStat(doc(`<application><name>live</name><live>${stream('a&#38;b&#x3c;')}</live></application>`)).streams;
+    expect(s!.name).toBe('a&b<');
+  });
+
+  it('allows 32 levels of elements inside <rtmp>, not 33', () => {
+    const nest = (n: number) => `<rtmp>${'<x>'.repeat(n)}${'</x>'.repeat(n)}</rtmp>`;
+    expect(parseNginxStat(nest(32))).toEqual({ streams: [] });
+    expect(() => parseNginxStat(nest(33))).toThrow(/Maximum nested tags/);
+  });
+});
+
 describe('parseNginxStat refuses what is not a whole /stat document', () => {
   const refuse = (input: string, message: RegExp) => expect(() => parseNginxStat(input)).toThrow(expect.objectContaining({ name: 'StatsParseError', message: expect.stringMatching(message) }));
 
@@ -120,6 +219,14 @@ describe('parseNginxStat refuses what is not a whole /stat document', () => {
   it('a truncated body', () => {
     const full = fixture('nginx-stat.two-apps.xml');
     refuse(full.slice(0, Math.floor(full.length / 2)), /truncated/);
+  });
+
+  it('XML that is not well-formed, even where the streams could be guessed', () => {
+    const app = `<application><name>live</name><live>${stream('s')}</live></application>`;
+    refuse(`<rtmp><server>${app}</application></rtmp>`, /not well-formed/);
+    refuse(doc(app).replace('<name>live</name>', '<name>a&b</name>'), /not well-formed/);
+    refuse(`<rtmp><server>${app}</server></rtmp>junk</rtmp>`, /not well-formed/);
+    refuse(`<rtmp/><rtmp><server>${app}</server></rtmp>`, /not well-formed/);
   });
 
   it('a DOCTYPE, so no custom entity is ever expanded', () => {

@@ -1,36 +1,72 @@
-import { XMLParser, type X2jOptions } from 'fast-xml-parser';
-import { asRecord, assertDocumentSize, field, StatsParseError, type NodeStats, type ParseOptions, type StreamStats } from './stream-stats.js';
+import { SaxesParser } from 'saxes';
+import { assertDocumentSize, StatsParseError, type NodeStats, type ParseOptions, type StreamStats } from './stream-stats.js';
 
 export { StatsParseError } from './stream-stats.js';
 
 const WHAT = 'nginx-rtmp /stat';
 
-/** Elements that repeat: a single one must still come back as an array. */
-const REPEATED: ReadonlySet<string> = new Set(['server', 'application', 'stream', 'client']);
-
 /**
- * Deepest legitimate path is rtmp/server/application/live/stream/meta/video/width (8); the cap turns a
- * hostile nesting into an error long before fast-xml-parser's recursive result builder could overflow
- * the stack.
+ * Deepest legitimate path is rtmp/server/application/live/stream/meta/video/width (8). An element with more
+ * open ancestors than this is refused (self-closing ones are not counted): fast-xml-parser's rule, kept.
  */
 const MAX_NESTED_TAGS = 32;
 
-const PARSER_OPTIONS: X2jOptions = Object.freeze({
-  ignoreAttributes: true,
-  // Values stay strings: a stream named `007` or `1e3`, or a level `3.0`, must not turn into a number.
-  // The fields that are numbers are converted one by one below.
-  parseTagValue: false,
-  trimValues: true,
-  ignoreDeclaration: true,
-  ignorePiTags: true,
-  // Only the five predefined XML entities; never HTML entities. DOCTYPE (the only source of custom
-  // entities) is refused before parsing, see parseNginxStat.
-  processEntities: true,
-  htmlEntities: false,
-  maxNestedTags: MAX_NESTED_TAGS,
-  jPath: false,
-  isArray: (tagName: string) => REPEATED.has(tagName),
+/**
+ * The elements read below, by parent: an element listed here is kept (as its trimmed text, or as the
+ * kept children of an element that has child elements), anything else is skipped with its subtree.
+ * Keeping each value in the shape fast-xml-parser gave (text, record, or an array when repeated) lets
+ * the mapping below stay as it was, with the same checks in the same order, hence the same errors.
+ */
+type Shape = ReadonlyMap<string, Shape>;
+const LEAF: Shape = new Map();
+const shape = (fields: Record<string, Shape>): Shape => new Map(Object.entries(fields));
+const leaves = (...names: string[]): Record<string, Shape> => Object.fromEntries(names.map((n) => [n, LEAF]));
+const STREAM = shape({
+  ...leaves('name', 'time', 'bw_in', 'bytes_in', 'bw_video', 'bw_audio', 'nclients', 'publishing'),
+  client: shape(leaves('id', 'address', 'time', 'dropped', 'publishing')),
+  meta: shape({ video: shape(leaves('codec', 'width', 'height', 'frame_rate', 'profile', 'level')), audio: shape(leaves('codec', 'sample_rate', 'channels')) }),
 });
+const DOCUMENT = shape({ rtmp: shape({ bytes_in: LEAF, server: shape({ application: shape({ name: LEAF, live: shape({ stream: STREAM }) }) }) }) });
+
+/** Elements that repeat: a single one must still come back as an array. */
+const REPEATED: ReadonlySet<string> = new Set(['server', 'application', 'stream', 'client']);
+
+/** The kept children of an element that has child elements (a Map: as fast as an object here, no prototype). */
+type Rec = ReadonlyMap<string, unknown>;
+const NO_CHILDREN: Rec = new Map();
+
+class Kept {
+  readonly children: Map<string, unknown> | null;
+  text = '';
+  /** Text since the last tag, CDATA or PI: trimmed as a whole, so a comment does not split it (as before). */
+  pending = '';
+  hasElements = false;
+  constructor(readonly shape: Shape) {
+    this.children = shape.size === 0 ? null : new Map();
+  }
+
+  flush(): void {
+    if (this.pending === '') return;
+    this.text += this.pending.trim();
+    this.pending = '';
+  }
+
+  /** An element with child elements is a record (its own text ignored), otherwise its text, '' if none. */
+  value(): unknown {
+    this.flush();
+    return this.hasElements ? (this.children ?? NO_CHILDREN) : this.text;
+  }
+
+  /** Only called on an element whose shape lists `tag`, so children exists. */
+  add(tag: string, value: unknown): void {
+    const children = this.children!;
+    const prev = children.get(tag);
+    if (prev === undefined) children.set(tag, REPEATED.has(tag) ? [value] : value);
+    else if (Array.isArray(prev)) prev.push(value);
+    // A second <name> (or <meta>…) makes an array, which the mapping refuses or ignores as it always did.
+    else children.set(tag, [prev, value]);
+  }
+}
 
 /**
  * Reads nginx-rtmp's `rtmp_stat all` document (the 1.2.x layout, see fixtures/). Throws StatsParseError
@@ -41,20 +77,51 @@ export function parseNginxStat(xml: string, options?: ParseOptions): NodeStats {
   assertDocumentSize(xml, WHAT, options);
   // nginx never sends a DOCTYPE; refusing it removes custom entities (and their expansion) entirely.
   if (xml.includes('<!') && /<!(?:DOCTYPE|ENTITY)/i.test(xml)) throw new StatsParseError(`${WHAT}: DOCTYPE/ENTITY declarations are not accepted`);
-  // fast-xml-parser accepts unclosed documents; a cut-off body would silently lose streams.
+  // Checked before parsing, so that a cut-off body or an HTML error page gets this message, not a parse error.
   const tail = xml.trimEnd();
   if (!tail.endsWith('</rtmp>') && !/<rtmp\s*\/>$/.test(tail.slice(-64))) {
     throw new StatsParseError(`${WHAT}: not an <rtmp> document, or truncated (does not end with </rtmp>)`);
   }
 
-  let doc: unknown;
+  const doc = new Kept(DOCUMENT);
+  // The open elements, null for a skipped one; `top` is the innermost. saxes refuses a stray close tag, so
+  // doc is never popped, and the parent of a kept element is always kept (shapes only nest under shapes).
+  const open: (Kept | null)[] = [doc];
+  let top: Kept | null = doc;
+  const parser = new SaxesParser();
+  parser.on('opentag', (tag) => {
+    if (!tag.isSelfClosing && open.length > MAX_NESTED_TAGS + 1) throw new StatsParseError(`${WHAT}: not well-formed XML (Maximum nested tags exceeded)`);
+    if (top) {
+      top.flush();
+      top.hasElements = true;
+      const shape = top.shape.get(tag.name);
+      top = shape ? new Kept(shape) : null;
+    }
+    open.push(top);
+  });
+  parser.on('closetag', (tag) => {
+    const node = open.pop();
+    top = open[open.length - 1] ?? null;
+    if (node) top!.add(tag.name, node.value());
+  });
+  // Text as fast-xml-parser assembled it: runs trimmed, split by tags, CDATA and PIs but not by comments;
+  // CDATA kept as is.
+  parser.on('text', (text) => {
+    if (top) top.pending += text;
+  });
+  parser.on('processinginstruction', () => top?.flush());
+  parser.on('cdata', (text) => {
+    top?.flush();
+    if (top) top.text += text;
+  });
   try {
-    doc = new XMLParser(PARSER_OPTIONS).parse(xml);
+    parser.write(xml).close();
   } catch (err) {
+    if (err instanceof StatsParseError) throw err;
     throw new StatsParseError(`${WHAT}: not well-formed XML (${err instanceof Error ? err.message : String(err)})`, { cause: err });
   }
-  const root = asRecord(doc);
-  const rtmp = field(root, 'rtmp');
+
+  const rtmp = field(doc.children, 'rtmp');
   if (rtmp === undefined || Array.isArray(rtmp)) throw new StatsParseError(`${WHAT}: expected exactly one <rtmp> root element`);
   const rtmpRec = element(rtmp, 'rtmp');
 
@@ -74,7 +141,7 @@ export function parseNginxStat(xml: string, options?: ParseOptions): NodeStats {
   return serverBytesIn === undefined ? { streams } : { serverBytesIn, streams };
 }
 
-function readStream(app: string, stream: Record<string, unknown>): StreamStats {
+function readStream(app: string, stream: Rec): StreamStats {
   const name = text(field(stream, 'name'));
   if (name === undefined) throw new StatsParseError(`${WHAT}: <stream> without <name> in application '${app}'`);
   const where = `stream '${app}/${name}'`;
@@ -101,7 +168,7 @@ function readStream(app: string, stream: Record<string, unknown>): StreamStats {
   return out;
 }
 
-function readPublisher(client: Record<string, unknown>, where: string): NonNullable<StreamStats['publisher']> {
+function readPublisher(client: Rec, where: string): NonNullable<StreamStats['publisher']> {
   const clientId = text(field(client, 'id'));
   if (clientId === undefined) throw new StatsParseError(`${WHAT}: ${where}: publishing <client> without <id>`);
   const publisher: NonNullable<StreamStats['publisher']> = { clientId };
@@ -117,9 +184,9 @@ function readPublisher(client: Record<string, unknown>, where: string): NonNulla
 
 /** 1.x nests <video> and <audio> objects in <meta>; <meta> is absent until the publisher sends codec data. */
 function readMeta(meta: unknown, out: StreamStats, where: string): void {
-  const metaRec = asRecord(meta);
+  const metaRec = rec(meta);
   if (!metaRec) return;
-  const video = asRecord(field(metaRec, 'video'));
+  const video = rec(field(metaRec, 'video'));
   const videoCodec = text(field(video, 'codec'));
   if (video && videoCodec !== undefined) {
     const v: NonNullable<StreamStats['video']> = { codec: videoCodec };
@@ -135,7 +202,7 @@ function readMeta(meta: unknown, out: StreamStats, where: string): void {
     if (level !== undefined) v.level = level;
     out.video = v;
   }
-  const audio = asRecord(field(metaRec, 'audio'));
+  const audio = rec(field(metaRec, 'audio'));
   const audioCodec = text(field(audio, 'codec'));
   if (audio && audioCodec !== undefined) {
     const a: NonNullable<StreamStats['audio']> = { codec: audioCodec };
@@ -147,15 +214,18 @@ function readMeta(meta: unknown, out: StreamStats, where: string): void {
   }
 }
 
+const rec = (value: unknown): Rec | undefined => (value instanceof Map ? value : undefined);
+const field = (parent: Rec | null | undefined, tag: string): unknown => parent?.get(tag);
+
 /** An element that holds children; an empty element (`<live></live>`) reads as having none. */
-function element(value: unknown, tag: string): Record<string, unknown> {
-  if (value === '') return {};
-  const rec = asRecord(value);
-  if (!rec) throw new StatsParseError(`${WHAT}: <${tag}> has text where elements were expected`);
-  return rec;
+function element(value: unknown, tag: string): Rec {
+  if (value === '') return NO_CHILDREN;
+  const r = rec(value);
+  if (!r) throw new StatsParseError(`${WHAT}: <${tag}> has text where elements were expected`);
+  return r;
 }
 
-function list(parent: Record<string, unknown>, tag: string): Record<string, unknown>[] {
+function list(parent: Rec, tag: string): Rec[] {
   const value = field(parent, tag);
   if (value === undefined) return [];
   if (!Array.isArray(value)) throw new StatsParseError(`${WHAT}: unexpected <${tag}> shape`);
