@@ -42,6 +42,10 @@ describe('ingest nodes', () => {
     expectProblem(url, 400, 'validation_failed', 'body.ingest_url');
     const stats = await t.app.inject({ method: 'POST', url: '/api/v1/ingest/nodes', headers: operator(), payload: { name: 's', kind: 'srs', region: 'eu', ingest_url: 'rtmp://h/live', stats_url: 'file:///etc/passwd' } });
     expectProblem(stats, 400, 'validation_failed', 'body.stats_url');
+    const omeStats = await t.app.inject({ method: 'POST', url: '/api/v1/ingest/nodes', headers: operator(), payload: { name: 'o', kind: 'ome', region: 'eu', ingest_url: 'rtmp://h:1935/app', stats_url: 'http://h:8081/v1/stats' } });
+    expectProblem(omeStats, 400, 'stats_not_supported');
+    const srsControl = await t.app.inject({ method: 'POST', url: '/api/v1/ingest/nodes', headers: operator(), payload: { name: 'c', kind: 'srs', region: 'eu', ingest_url: 'rtmp://h/live', control_url: 'http://h:1985/api/v1/clients' } });
+    expectProblem(srsControl, 400, 'control_not_supported');
     const extra = await t.app.inject({ method: 'POST', url: '/api/v1/ingest/nodes', headers: operator(), payload: { name: 'e', kind: 'srs', region: 'eu', ingest_url: 'rtmp://h/live', admin: true } });
     expectProblem(extra, 400);
     const anon = await t.app.inject({ method: 'POST', url: '/api/v1/ingest/nodes', payload: { name: 'a', kind: 'srs', region: 'eu', ingest_url: 'rtmp://h/live' } });

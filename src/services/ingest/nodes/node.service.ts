@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { AppError, conflict, notFound } from '../../../core/errors.js';
+import { AppError, badRequest, conflict, notFound } from '../../../core/errors.js';
 import { newId } from '../../../core/ids.js';
 import type { Bus, Clock, Database } from '../../../core/ports/index.js';
 import { adapterFor } from '../media-servers/index.js';
@@ -70,6 +70,7 @@ export class NodeService {
   }
 
   async register(body: RegisterNodeBody): Promise<IngestNode> {
+    checkSupported(body);
     const now = new Date(this.d.clock.now());
     const row = await repo.insert(this.d.db, newId('nd', now.getTime()), fields(body), now).catch((err: unknown) => {
       throw uniqueName(err, body.name);
@@ -122,6 +123,7 @@ export class NodeService {
    * Validation is the caller's (the same schema as the API); this only applies them.
    */
   async applyFile(entries: RegisterNodeBody[]): Promise<number> {
+    entries.forEach(checkSupported);
     const now = new Date(this.d.clock.now());
     for (const e of entries) {
       const f = fields(e);
@@ -180,6 +182,12 @@ function fields(b: RegisterNodeBody): NodeFields {
     capacity: b.capacity ?? 100,
     limits: b.limits ?? {},
   };
+}
+
+/** What the stats client cannot do for a kind is refused at registration, not discovered as a node that is always down. */
+function checkSupported(b: RegisterNodeBody) {
+  if (b.kind === 'ome' && b.stats_url) throw badRequest('stats_not_supported', `OvenMediaEngine has no list-all-streams stats endpoint; register node ${JSON.stringify(b.name)} without stats_url (health then follows its callbacks).`);
+  if (b.kind !== 'nginx-rtmp' && b.control_url) throw badRequest('control_not_supported', `Only nginx-rtmp nodes are kicked through a control URL; register node ${JSON.stringify(b.name)} without control_url (kicks happen at its next callback).`);
 }
 
 function uniqueName(err: unknown, name: string): unknown {
