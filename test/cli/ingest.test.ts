@@ -169,6 +169,12 @@ describe('ingest', () => {
     expect((await t.app.inject({ url: `/api/v1/sessions/${session}`, headers: operator() })).json()).toMatchObject({ status: 'ended' });
     // Idempotent, and by ingest id too.
     expect(parseJson<Status>((await ok(['ingest', 'stop', '--id', id, '--json'])).stdout)).toMatchObject({ id, status: 'ended' });
+
+    const listed = await ok(['ingest', 'list', '--session', session]);
+    expect(listed.stdout.split('\n')[0]).toMatch(/^ID\s+SESSION\s+STATUS\s+ACTIVE\s+PRIMARY\s+BACKUP\s+CREATED$/);
+    expect(listed.stdout).toMatch(new RegExp(`^${id}\\s+${session}\\s+ended\\s+primary\\s`, 'm'));
+    const listedJson = parseJson<{ data: Array<{ id: string }>; next_cursor: string | null }>((await ok(['ingest', 'list', '--status', 'ended', '--limit', '1', '--json'])).stdout);
+    expect(listedJson.data).toHaveLength(1);
   });
 
   test('--redundant gets a backup on another machine; failover without a receiving backup is a conflict (6)', SLOW, async () => {

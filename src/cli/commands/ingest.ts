@@ -194,6 +194,32 @@ export function registerIngest(program: Command, { context }: CommandDeps): void
     });
 
   ingest
+    .command('list')
+    .description('List ingests, newest first (by session, status or node)')
+    .option('--session <id>', 'only this session\'s ingests')
+    .option('--status <status>', 'idle, live, reconnecting or ended')
+    .option('--node <id>', 'only ingests using this node')
+    .option('--limit <n>', 'ingests per page (server default 20, at most 100)', integer)
+    .option('--cursor <cursor>', 'next_cursor of the previous page')
+    .action(async (opts: { session?: string; status?: string; node?: string; limit?: number; cursor?: string }, cmd: Command) => {
+      const ctx = context(cmd);
+      const query = {
+        ...(opts.session !== undefined ? { session_id: opts.session } : {}),
+        ...(opts.status !== undefined ? { status: opts.status } : {}),
+        ...(opts.node !== undefined ? { node_id: opts.node } : {}),
+        ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
+        ...(opts.cursor !== undefined ? { cursor: opts.cursor } : {}),
+      } as paths['/api/v1/ingest']['get']['parameters']['query']; // limit has a server-side default, which the generated type reads as required.
+      const page = await ctx.call(ctx.api.GET('/api/v1/ingest', { params: { query } }));
+      ctx.print(page, () =>
+        page.data.length === 0
+          ? 'No ingests.\n'
+          : table(['id', 'session', 'status', 'active', 'primary', 'backup', 'created'], page.data.map((i) => [i.id, i.session_id, i.status, i.active_side, i.primary_node_id, i.backup_node_id ?? '-', i.created_at])),
+      );
+      if (!ctx.json && page.next_cursor) ctx.io.err(`More ingests: add --cursor ${page.next_cursor}\n`);
+    });
+
+  ingest
     .command('status')
     .description('Each side\'s state and bitrate, the active side and node, failover history')
     .argument('<id>', INGEST_ID)
