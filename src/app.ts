@@ -12,6 +12,7 @@ import { validatorCompilersFactory } from './http/validation.js';
 import { ApiKeyService } from './http/api-key.service.js';
 import { requireOperator } from './http/auth.js';
 import { ingestService } from './services/ingest/app.js';
+import { realtimeService } from './services/realtime/app.js';
 import { sessionService } from './services/session/app.js';
 
 export interface BuildAppOptions {
@@ -83,6 +84,9 @@ export async function buildApp({ config, backends, onBootstrapKey, logger = true
   if (config.services.includes('ingest')) {
     await app.register(ingestService, { backends, config: config.ingest, registry, operator });
   }
+  if (config.services.includes('realtime')) {
+    await app.register(realtimeService, { backends, config: config.realtime, operator });
+  }
   return app;
 }
 
@@ -91,5 +95,6 @@ export async function serviceMigrations(config: Config): Promise<Array<{ service
   // The session schema is the foundation (operator keys, sessions): every process applies it.
   const out: Array<{ service: string; dir: string }> = [{ service: 'session', dir: (await import('./services/session/app.js')).sessionMigrationsDir }];
   if (config.services.includes('ingest')) out.push({ service: 'ingest', dir: (await import('./services/ingest/app.js')).ingestMigrationsDir });
+  if (config.services.includes('realtime')) out.push({ service: 'realtime', dir: (await import('./services/realtime/app.js')).realtimeMigrationsDir });
   return out;
 }

@@ -3149,6 +3149,71 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stream domain events (Server-Sent Events), resumable with Last-Event-ID
+         * @description Topics: session.created, session.live, session.ended, ingest.started, ingest.failover, ingest.ended, token.revoked. Each SSE message has `id`, `event` (the topic) and `data` (the JSON payload).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description An event id from the stream */
+                    last_event_id?: string;
+                    /** @description Comma-separated topics to receive (default: all). */
+                    topics?: string;
+                };
+                header?: {
+                    /** @description An event id from the stream */
+                    "last-event-id"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description text/event-stream */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/event-stream": string;
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {

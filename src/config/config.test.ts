@@ -8,7 +8,7 @@ describe('loadConfig', () => {
     expect(c.database).toMatchObject({ kind: 'pglite' });
     expect((c.database as { dataDir: string }).dataDir).toMatch(/\.streamplane$/);
     expect(c.redis).toBeNull();
-    expect(c.services).toEqual(['session', 'ingest']);
+    expect(c.services).toEqual(['session', 'ingest', 'realtime']);
     expect(c.shutdownTimeoutMs).toBe(20_000);
     expect(c.keepAliveTimeoutMs).toBeGreaterThan(60_000);
   });

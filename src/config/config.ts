@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
  * documented in docs/configuration.md; `loadConfig` validates all of them and reports every error at
  * once, naming the variable.
  */
-export const SERVICE_NAMES = ['session', 'ingest'] as const;
+export const SERVICE_NAMES = ['session', 'ingest', 'realtime'] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 const Int = (def: number, min: number, max: number, description: string) =>
@@ -53,6 +53,8 @@ export const EnvSchema = Type.Object({
   STREAMPLANE_INGEST_BAD_KEY_LIMIT: Int(10, 1, 1_000_000, 'Refused stream keys allowed per client address per window before its publishes are throttled.'),
   STREAMPLANE_INGEST_BAD_KEY_WINDOW_SECONDS: Int(60, 1, 86_400, 'Window of STREAMPLANE_INGEST_BAD_KEY_LIMIT.'),
   STREAMPLANE_INGEST_KEY_OVERLAP_SECONDS: Int(300, 0, 2_592_000, 'Default time a rotated stream key keeps working beside the new one.'),
+  STREAMPLANE_EVENT_RETENTION_SECONDS: Int(86_400, 60, 31_536_000, 'How long the operator event stream keeps events for clients that resume with Last-Event-ID.'),
+  STREAMPLANE_EVENT_STREAM_POLL_MS: Int(250, 50, 10_000, 'How often an open event stream reads new events from the log.'),
   STREAMPLANE_INGEST_HOOK_BODY_LIMIT_BYTES: Int(16_384, 512, 1_048_576, 'Largest media-server callback body.'),
 });
 export type Env = Static<typeof EnvSchema>;
@@ -83,6 +85,7 @@ export interface Config {
   viewers: { ttlMs: number };
   sessions: { metadataMaxBytes: number };
   ingest: IngestConfig;
+  realtime: RealtimeConfig;
   version: string;
 }
 
@@ -102,6 +105,11 @@ export interface IngestConfig {
   badKeyWindowSeconds: number;
   keyOverlapSeconds: number;
   hookBodyLimitBytes: number;
+}
+
+export interface RealtimeConfig {
+  eventRetentionSeconds: number;
+  eventStreamPollMs: number;
 }
 
 export class ConfigError extends Error {
@@ -180,6 +188,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       keyOverlapSeconds: e.STREAMPLANE_INGEST_KEY_OVERLAP_SECONDS,
       hookBodyLimitBytes: e.STREAMPLANE_INGEST_HOOK_BODY_LIMIT_BYTES,
     },
+    realtime: { eventRetentionSeconds: e.STREAMPLANE_EVENT_RETENTION_SECONDS, eventStreamPollMs: e.STREAMPLANE_EVENT_STREAM_POLL_MS },
     version,
   };
 }

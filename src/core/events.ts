@@ -21,6 +21,8 @@ export interface EventCatalog {
   'ingest_node.changed': { node_id: string; at: string };
   /** Stream keys of an ingest were rotated or revoked: instances drop their cached key lookups. */
   'ingest.keys_changed': { ingest_id: string; at: string };
+  /** An ingest was started for a session: its nodes are assigned, its stream key issued. */
+  'ingest.started': { ingest_id: string; session_id: string; primary_node_id: string; backup_node_id: string | null; at: string };
   /**
    * The active side of a redundant ingest changed (automatically or by hand): playback should follow
    * `to_node_id`.

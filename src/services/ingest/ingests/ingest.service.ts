@@ -80,6 +80,7 @@ export class IngestService {
         if ((err as { code?: string }).code === '23505') throw conflict('ingest_exists', `Session ${body.session_id} already has an open ingest.`);
         throw err;
       });
+    await this.d.bus.publish('ingest.started', { ingest_id: row.id, session_id: row.session_id, primary_node_id: primary.id, backup_node_id: backup?.id ?? null, at: now.toISOString() });
     const endpoint = (n: NodeRow) => ({ node_id: n.id, url: n.ingest_url, publish_url: `${n.ingest_url}/${key}` });
     return {
       id: row.id,

@@ -28,6 +28,10 @@ export const nodeRepository = {
     return (await db.query<NodeRow>(`SELECT ${COLUMNS} FROM ingest_nodes WHERE deleted_at IS NULL ORDER BY id`)).rows;
   },
 
+  async get(db: Queryable, id: string): Promise<NodeRow | null> {
+    return (await db.query<NodeRow>(`SELECT ${COLUMNS} FROM ingest_nodes WHERE id = $1 AND deleted_at IS NULL`, [id])).rows[0] ?? null;
+  },
+
   /** Inserts, or when `upsertByName` updates the live node of that name (config-file loading). */
   async insert(db: Queryable, id: string, f: NodeFields, now: Date): Promise<NodeRow> {
     const { rows } = await db.query<NodeRow>(

@@ -75,8 +75,7 @@ export const nodeRoutes: FastifyPluginAsync<{ nodes: NodeService; operator: onRe
   }, async (req, reply) => {
     const { id } = req.params as Static<typeof NodeParams>;
     const q = req.query as Static<typeof NginxConfigQuery>;
-    await nodes.get(id);
-    const node = nodes.cached(id)!;
+    const node = await nodes.row(id);
     return reply.type('text/plain; charset=utf-8').send(renderNginxApplication(node, nodes.hooks(node), q.update_interval_seconds ?? 10));
   });
 };

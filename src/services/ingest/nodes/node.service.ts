@@ -32,11 +32,17 @@ const MISS_RELOAD_MS = 1_000;
 export class NodeService {
   private nodes = new Map<string, NodeRow>();
   private lastMissReload = 0;
+  private reloadsStarted = 0;
+  private reloadApplied = 0;
 
   constructor(private readonly d: Deps) {}
 
+  /** Reloads the table; of overlapping reloads, the one started last wins (an older read must not undo a newer one). */
   async reload(): Promise<void> {
+    const seq = ++this.reloadsStarted;
     const rows = await repo.all(this.d.db);
+    if (seq < this.reloadApplied) return;
+    this.reloadApplied = seq;
     this.nodes = new Map(rows.map((r) => [r.id, r]));
   }
 
@@ -79,10 +85,15 @@ export class NodeService {
     return this.view(row);
   }
 
+  /** Read from the database, not the cache: a reload racing a delete may briefly hold a deleted node. */
   async get(id: string): Promise<IngestNode> {
-    const row = this.nodes.get(id) ?? (await this.reload(), this.nodes.get(id));
+    return this.view(await this.row(id));
+  }
+
+  async row(id: string): Promise<NodeRow> {
+    const row = await repo.get(this.d.db, id);
     if (!row) throw notFound('Ingest node', id);
-    return this.view(row);
+    return row;
   }
 
   async list(): Promise<IngestNode[]> {

@@ -1,0 +1,29 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, DATABASE_URL, eventually, operator, REDIS_URL, testNamespace, type TestApp } from '../helpers/app.js';
+
+/** Two realtime instances both see every Bus event; the operator event log still has it once. */
+const shared = Boolean(DATABASE_URL && REDIS_URL);
+if (!shared) console.warn('[event log two-instances] skipped: set DATABASE_URL=postgres://… and REDIS_URL=redis://… to run the multi-instance tests');
+
+describe.skipIf(!shared)('event log on two instances (PostgreSQL + Redis)', () => {
+  let a: TestApp;
+  let b: TestApp;
+  const ns = testNamespace();
+  beforeAll(async () => {
+    a = await createTestApp({ namespace: ns, dropSchemaOnClose: false });
+    b = await createTestApp({ namespace: ns });
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+  });
+
+  it('records each event once, whichever instances saw it', async () => {
+    const sid = (await a.app.inject({ method: 'POST', url: '/api/v1/sessions/start', headers: operator(), payload: {} })).json().id as string;
+    await b.app.inject({ method: 'POST', url: '/api/v1/sessions/stop', headers: operator(), payload: { session_id: sid } });
+    const count = async () =>
+      (await a.backends.database.query<{ topic: string; n: string }>(`SELECT topic, count(*) AS n FROM event_log WHERE payload->>'session_id' = $1 GROUP BY topic ORDER BY topic`, [sid])).rows.map((r) => [r.topic, Number(r.n)]);
+    await eventually(async () => (await count()).length === 2);
+    expect(await count()).toEqual([['session.created', 1], ['session.ended', 1]]);
+  });
+});
