@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, serviceMigrations } from '../../src/app.js';
@@ -80,4 +81,28 @@ export async function eventually<T>(fn: () => Promise<T> | T, { timeoutMs = 5_00
     if (performance.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/** Multi-instance tests need both: PGlite and the memory bus are per process. */
+export const SHARED_BACKENDS = Boolean(DATABASE_URL && REDIS_URL);
+
+/**
+ * Registers two instances of the app on one PostgreSQL schema and one Redis prefix (as behind a load
+ * balancer) for the calling describe block: `pair.a` and `pair.b` are set in its beforeAll and closed in
+ * its afterAll. Says once, with `label`, when the block is skipped for want of DATABASE_URL/REDIS_URL.
+ */
+export function twoInstances(label: string, env: Record<string, string> = {}): { a: TestApp; b: TestApp } {
+  if (!SHARED_BACKENDS) console.warn(`[${label}] skipped: set DATABASE_URL=postgres://… and REDIS_URL=redis://… to run the multi-instance tests`);
+  const pair = {} as { a: TestApp; b: TestApp };
+  const ns = testNamespace();
+  beforeAll(async () => {
+    if (!SHARED_BACKENDS) return;
+    pair.a = await createTestApp({ namespace: ns, dropSchemaOnClose: false, env });
+    pair.b = await createTestApp({ namespace: ns, env });
+  });
+  afterAll(async () => {
+    await pair.a?.close();
+    await pair.b?.close();
+  });
+  return pair;
 }

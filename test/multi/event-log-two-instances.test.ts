@@ -1,21 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, DATABASE_URL, eventually, operator, REDIS_URL, testNamespace, type TestApp } from '../helpers/app.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { eventually, operator, SHARED_BACKENDS, twoInstances, type TestApp } from '../helpers/app.js';
 
 /** Two realtime instances both see every Bus event; the operator event log still has it once. */
-const shared = Boolean(DATABASE_URL && REDIS_URL);
-if (!shared) console.warn('[event log two-instances] skipped: set DATABASE_URL=postgres://… and REDIS_URL=redis://… to run the multi-instance tests');
-
-describe.skipIf(!shared)('event log on two instances (PostgreSQL + Redis)', () => {
+describe.skipIf(!SHARED_BACKENDS)('event log on two instances (PostgreSQL + Redis)', () => {
+  const pair = twoInstances('event log two-instances');
   let a: TestApp;
   let b: TestApp;
-  const ns = testNamespace();
-  beforeAll(async () => {
-    a = await createTestApp({ namespace: ns, dropSchemaOnClose: false });
-    b = await createTestApp({ namespace: ns });
-  });
-  afterAll(async () => {
-    await a?.close();
-    await b?.close();
+  beforeAll(() => {
+    ({ a, b } = pair);
   });
 
   it('records each event once, whichever instances saw it', async () => {

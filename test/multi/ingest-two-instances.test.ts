@@ -1,26 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, DATABASE_URL, eventually, operator, REDIS_URL, testNamespace, type TestApp } from '../helpers/app.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { eventually, operator, SHARED_BACKENDS, twoInstances, type TestApp } from '../helpers/app.js';
 import { newSession, nginxCallback, registerNode, startIngest, StatServer } from '../ingest/support.js';
 
 /**
  * Two instances of the ingest service on one PostgreSQL schema and one Redis prefix, as behind a load
  * balancer: nginx's callbacks land on either. Needs DATABASE_URL and REDIS_URL.
  */
-const shared = Boolean(DATABASE_URL && REDIS_URL);
-if (!shared) console.warn('[ingest two-instances] skipped: set DATABASE_URL=postgres://… and REDIS_URL=redis://… to run the multi-instance tests');
-
-describe.skipIf(!shared)('ingest on two instances (PostgreSQL + Redis)', () => {
+describe.skipIf(!SHARED_BACKENDS)('ingest on two instances (PostgreSQL + Redis)', () => {
+  const pair = twoInstances('ingest two-instances', { STREAMPLANE_INGEST_STATS_POLL_MS: '100', STREAMPLANE_INGEST_MONITOR_MS: '50', STREAMPLANE_INGEST_STALL_MS: '600', STREAMPLANE_INGEST_NODE_TIMEOUT_MS: '300' });
   let a: TestApp;
   let b: TestApp;
-  const ns = testNamespace();
-  const fast = { STREAMPLANE_INGEST_STATS_POLL_MS: '100', STREAMPLANE_INGEST_MONITOR_MS: '50', STREAMPLANE_INGEST_STALL_MS: '600', STREAMPLANE_INGEST_NODE_TIMEOUT_MS: '300' };
-  beforeAll(async () => {
-    a = await createTestApp({ namespace: ns, dropSchemaOnClose: false, env: fast });
-    b = await createTestApp({ namespace: ns, env: fast });
-  });
-  afterAll(async () => {
-    await a?.close();
-    await b?.close();
+  beforeAll(() => {
+    ({ a, b } = pair);
   });
   const get = (t: TestApp, url: string) => t.app.inject({ method: 'GET', url, headers: operator() });
 

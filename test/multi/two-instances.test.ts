@@ -1,24 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, DATABASE_URL, eventually, operator, REDIS_URL, testNamespace, type TestApp } from '../helpers/app.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { eventually, operator, SHARED_BACKENDS, twoInstances, type TestApp } from '../helpers/app.js';
 
 /**
  * Two instances of the whole app on one PostgreSQL schema and one Redis prefix, as behind a load
  * balancer. PGlite and the memory bus are per process, so this needs both DATABASE_URL and REDIS_URL.
  */
-const shared = Boolean(DATABASE_URL && REDIS_URL);
-if (!shared) console.warn('[two-instances] skipped: set DATABASE_URL=postgres://… and REDIS_URL=redis://… to run the multi-instance tests');
-
-describe.skipIf(!shared)('two instances on PostgreSQL + Redis', () => {
+describe.skipIf(!SHARED_BACKENDS)('two instances on PostgreSQL + Redis', () => {
+  const pair = twoInstances('two-instances');
   let a: TestApp;
   let b: TestApp;
-  const ns = testNamespace();
-  beforeAll(async () => {
-    a = await createTestApp({ namespace: ns, dropSchemaOnClose: false });
-    b = await createTestApp({ namespace: ns });
-  });
-  afterAll(async () => {
-    await a?.close();
-    await b?.close();
+  beforeAll(() => {
+    ({ a, b } = pair);
   });
 
   const post = (t: TestApp, url: string, payload: object, headers: Record<string, string> = operator()) => t.app.inject({ method: 'POST', url, headers, payload });
