@@ -74,12 +74,16 @@ export const eventStreamRoutes: FastifyPluginAsync<Options> = async (app, { db, 
     }
 
     let busy = false;
+    const gone = () => raw.destroyed || raw.writableEnded;
+    // A client gone mid-write is an ordinary end of a stream, not an error to report.
+    raw.on('error', () => {});
     const pump = async () => {
-      if (busy || raw.writableNeedDrain) return;
+      if (busy || gone() || raw.writableNeedDrain) return;
       busy = true;
       try {
         for (;;) {
           const rows = await repo.after(db, cursor, PAGE);
+          if (gone()) return;
           for (const e of rows) {
             cursor = e.id;
             if (!topics || topics.has(e.topic)) raw.write(`id: ${e.id}\nevent: ${e.topic}\ndata: ${JSON.stringify(e.payload)}\n\n`);
@@ -98,7 +102,7 @@ export const eventStreamRoutes: FastifyPluginAsync<Options> = async (app, { db, 
     };
     const timers: TimerHandle[] = [
       clock.setInterval(() => void pump(), pollMs),
-      clock.setInterval(() => raw.write(': keepalive\n\n'), KEEPALIVE_MS),
+      clock.setInterval(() => gone() || raw.write(': keepalive\n\n'), KEEPALIVE_MS),
     ];
     raw.on('close', () => {
       for (const t of timers) t.cancel();
