@@ -1,3 +1,4 @@
+import { Type, type Static } from '@sinclair/typebox';
 import type { NodeLimits } from '../nodes/node.schemas.js';
 
 export const QUALITY_PROFILES = ['480p30', '720p30', '720p60', '1080p30', '1080p60'] as const;
@@ -14,20 +15,22 @@ const PROFILES: Record<QualityProfile, Rung> = {
 };
 const HEIGHTS = [1080, 720, 480, 360, 240, 144];
 
-export interface EncoderSettings {
-  video_codec: string;
-  h264_profile: string;
-  width: number;
-  height: number;
-  frame_rate: number;
-  video_bitrate_kbps: number;
-  rate_control: string;
-  keyframe_interval_seconds: number;
-  audio_codec: string;
-  audio_bitrate_kbps: number;
-  audio_sample_rate: number;
-  adjusted: string[];
-}
+/** What the encoder should send (the schema is the type: also the API's `encoder_settings`). */
+export const EncoderSettings = Type.Object({
+  video_codec: Type.String(),
+  h264_profile: Type.String(),
+  width: Type.Integer(),
+  height: Type.Integer(),
+  frame_rate: Type.Integer(),
+  video_bitrate_kbps: Type.Integer(),
+  rate_control: Type.String(),
+  keyframe_interval_seconds: Type.Integer(),
+  audio_codec: Type.String(),
+  audio_bitrate_kbps: Type.Integer(),
+  audio_sample_rate: Type.Integer(),
+  adjusted: Type.Array(Type.String(), { description: 'What was lowered to fit the nodes\' limits.' }),
+});
+export type EncoderSettings = Static<typeof EncoderSettings>;
 
 /**
  * What the encoder should send: the profile's rung, lowered where a node's limits demand (the tightest

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ID_PATTERN } from '../../../core/ids.js';
-import { QUALITY_PROFILES } from './encoder-settings.js';
+import { EncoderSettings, QUALITY_PROFILES } from './encoder-settings.js';
 
 export const IngestIdString = Type.String({ pattern: ID_PATTERN('ing'), description: 'Ingest id (ing_…)' });
 const SessionIdString = Type.String({ pattern: ID_PATTERN('ses'), description: 'Session id (ses_…)' });
@@ -37,20 +37,6 @@ export const RotateKeyBody = Type.Object(
   { additionalProperties: false },
 );
 
-export const EncoderSettings = Type.Object({
-  video_codec: Type.String(),
-  h264_profile: Type.String(),
-  width: Type.Integer(),
-  height: Type.Integer(),
-  frame_rate: Type.Integer(),
-  video_bitrate_kbps: Type.Integer(),
-  rate_control: Type.String(),
-  keyframe_interval_seconds: Type.Integer(),
-  audio_codec: Type.String(),
-  audio_bitrate_kbps: Type.Integer(),
-  audio_sample_rate: Type.Integer(),
-  adjusted: Type.Array(Type.String(), { description: 'What was lowered to fit the nodes\' limits.' }),
-});
 
 const Endpoint = Type.Object({
   node_id: Type.String(),
