@@ -11,6 +11,7 @@ import { registerRateLimits } from './http/rate-limit.js';
 import { validatorCompilersFactory } from './http/validation.js';
 import { ApiKeyService } from './http/api-key.service.js';
 import { requireOperator } from './http/auth.js';
+import { startViewerAuth } from './http/viewer-auth/viewer-auth.js';
 import { ingestService } from './services/ingest/app.js';
 import { realtimeService } from './services/realtime/app.js';
 import { sessionService } from './services/session/app.js';
@@ -77,15 +78,20 @@ export async function buildApp({ config, backends, onBootstrapKey, logger = true
   const forgetRevokedKeys = await backends.bus.subscribe('api_key.revoked', (e) => keys.forget(e.key_id));
   app.addHook('onClose', async () => forgetRevokedKeys().catch(() => {}));
   const operator = requireOperator(keys.verify);
+  // Viewer tokens are minted by session and verified by session and realtime: one ring, one mirror.
+  const viewerAuth = config.services.some((s) => s === 'session' || s === 'realtime')
+    ? await startViewerAuth(backends, config.tokens, registry, app.log)
+    : null;
+  if (viewerAuth) app.addHook('onClose', () => viewerAuth.close());
 
   if (config.services.includes('session')) {
-    await app.register(sessionService, { backends, config, registry, keys, operator, onBootstrapKey });
+    await app.register(sessionService, { backends, config, registry, keys, operator, viewerAuth: viewerAuth!, onBootstrapKey });
   }
   if (config.services.includes('ingest')) {
     await app.register(ingestService, { backends, config: config.ingest, registry, operator });
   }
   if (config.services.includes('realtime')) {
-    await app.register(realtimeService, { backends, config: config.realtime, operator });
+    await app.register(realtimeService, { backends, config: config.realtime, operator, viewerTokens: viewerAuth!.verifier, registry });
   }
   return app;
 }

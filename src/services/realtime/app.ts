@@ -1,8 +1,10 @@
 import { fileURLToPath } from 'node:url';
 import type { FastifyPluginAsync, onRequestAsyncHookHandler } from 'fastify';
+import type { Registry } from 'prom-client';
 import type { RealtimeConfig } from '../../config/config.js';
 import type { EventName } from '../../core/events.js';
 import type { Backends, TimerHandle, Unsubscribe } from '../../core/ports/index.js';
+import type { ViewerTokenVerifier } from '../../http/viewer-auth/viewer-token.verifier.js';
 import { eventLogRepository } from './events/event-log.repository.js';
 import { eventStreamRoutes } from './events/event-stream.routes.js';
 
@@ -12,6 +14,9 @@ export interface RealtimeServiceOptions {
   backends: Backends;
   config: RealtimeConfig;
   operator: onRequestAsyncHookHandler;
+  /** Verifies viewer access tokens (shared with the session service). */
+  viewerTokens: ViewerTokenVerifier;
+  registry: Registry;
 }
 
 /** The domain events the operator stream carries. */

@@ -6,12 +6,11 @@ import type { Backends, TimerHandle, Unsubscribe } from '../../core/ports/index.
 import type { onRequestAsyncHookHandler } from 'fastify';
 import { apiKeyRoutes } from './api-keys/api-key.routes.js';
 import type { ApiKeyService } from '../../http/api-key.service.js';
+import type { ViewerAuth } from '../../http/viewer-auth/viewer-auth.js';
 import { IDEMPOTENCY_RETENTION_MS, purgeIdempotencyKeys } from './idempotency.repository.js';
 import { createSessionMetrics } from './session.metrics.js';
 import { sessionRoutes } from './sessions/session.routes.js';
 import { SessionService, viewerSet } from './sessions/session.service.js';
-import { RevocationRegistry } from './tokens/revocation.registry.js';
-import { SigningKeyRing } from './tokens/signing-key.ring.js';
 import { tokenRoutes } from './tokens/token.routes.js';
 import { TokenService } from './tokens/token.service.js';
 import { viewerRoutes } from './viewers/viewer.routes.js';
@@ -27,6 +26,8 @@ export interface SessionServiceOptions {
   keys: ApiKeyService;
   /** onRequest hook of operator routes. */
   operator: onRequestAsyncHookHandler;
+  /** Key ring, revocations and verifier, shared with the realtime service (built by the composition root). */
+  viewerAuth: ViewerAuth;
   /** Called with a freshly created first operator key (no key existed and no admin key is set). */
   onBootstrapKey?: (key: string) => void;
 }
@@ -35,7 +36,7 @@ export interface SessionServiceOptions {
  * The session service: stream sessions and their state machine, operator API keys, viewer tokens
  * (mint, validate, refresh, revoke, JWKS) and concurrent viewers. This file is its table of contents.
  */
-export const sessionService: FastifyPluginAsync<SessionServiceOptions> = async (app, { backends, config, registry, keys, operator, onBootstrapKey }) => {
+export const sessionService: FastifyPluginAsync<SessionServiceOptions> = async (app, { backends, config, registry, keys, operator, viewerAuth, onBootstrapKey }) => {
   const { database: db, bus, presence, clock } = backends;
   const log = app.log.child({ service: 'session' });
   // Bind `service` in the one per-request logger Fastify creates: a second child per request (a hook
@@ -46,14 +47,11 @@ export const sessionService: FastifyPluginAsync<SessionServiceOptions> = async (
   const metrics = createSessionMetrics(registry, { db, presence, viewerSet });
   const sessions = new SessionService({ db, bus, presence, clock, metrics, log, metadataMaxBytes: config.sessions.metadataMaxBytes });
   const t = config.tokens;
-  const maxTokenLifetimeSeconds = Math.max(t.accessMaxTtlSeconds, t.refreshTtlSeconds);
-  const ring = new SigningKeyRing(db, bus, clock, log, { rotationSeconds: t.signingKeyRotationSeconds, maxTokenLifetimeSeconds: t.accessMaxTtlSeconds });
-  const revocations = new RevocationRegistry(db, bus, clock, log, { syncMs: t.revocationSyncMs, maxTokenLifetimeSeconds });
-  const tokens = new TokenService({ db, clock, ring, revocations, metrics, log, cfg: t });
+  const { ring, revocations, verifier } = viewerAuth;
+  const tokens = new TokenService({ db, clock, ring, revocations, verifier, metrics, log, cfg: t });
   const viewers = new ViewerService({ db, presence, clock, revocations, log, ttlMs: config.viewers.ttlMs });
 
   await ring.ensureCurrent();
-  await revocations.start();
 
   const timers: TimerHandle[] = [];
   const subscriptions: Unsubscribe[] = [];
@@ -74,7 +72,6 @@ export const sessionService: FastifyPluginAsync<SessionServiceOptions> = async (
         (err) => log.warn({ err, session_id: e.session_id }, 'ingest.ended ignored'),
       );
     }),
-    await bus.subscribe('signing_key.rotated', () => ring.reload().catch(report('signing key reload failed'))),
   );
   timers.push(
     clock.setInterval(() => ring.ensureCurrent().catch(report('signing key rotation check failed')), Math.min(60_000, (t.signingKeyRotationSeconds * 1000) / 10)),
@@ -83,7 +80,6 @@ export const sessionService: FastifyPluginAsync<SessionServiceOptions> = async (
   app.addHook('onClose', async () => {
     for (const timer of timers) timer.cancel();
     await Promise.all(subscriptions.map((u) => u().catch(() => {})));
-    await revocations.stop();
   });
 
   await app.register(apiKeyRoutes, { keys, operator });

@@ -2,12 +2,8 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Database, Presence } from '../../core/ports/index.js';
 import { sessionRepository } from './sessions/session.repository.js';
 
-export type ValidationOutcome = 'valid' | 'expired' | 'revoked' | 'session_ended' | 'bad_signature' | 'wrong_audience' | 'wrong_issuer' | 'unknown_key' | 'malformed' | 'unsupported_algorithm' | 'not_yet_valid' | 'wrong_type';
-
 export interface SessionMetrics {
   sessionsCreated: Counter;
-  /** One pre-labelled counter per outcome: labelling on each call hashed the labels on the hot path. */
-  tokenValidation(outcome: ValidationOutcome): { inc(): void };
   tokensMinted: Counter;
   refreshes: Counter<'outcome'>;
 }
@@ -40,15 +36,8 @@ export function createSessionMetrics(registry: Registry, deps: { db: Database; p
       this.set(counts.reduce((a, b) => a + b, 0));
     },
   });
-  const validations = new Counter({ name: 'streamplane_token_validations_total', help: 'Viewer token validations by outcome.', labelNames: ['outcome'] as const, registers: [registry] });
-  const validationChildren = new Map<ValidationOutcome, { inc(): void }>();
   return {
     sessionsCreated: new Counter({ name: 'streamplane_sessions_created_total', help: 'Sessions created.', registers: [registry] }),
-    tokenValidation: (outcome) => {
-      let child = validationChildren.get(outcome);
-      if (!child) validationChildren.set(outcome, (child = validations.labels({ outcome })));
-      return child;
-    },
     tokensMinted: new Counter({ name: 'streamplane_tokens_minted_total', help: 'Viewer token pairs issued (mint and refresh).', registers: [registry] }),
     refreshes: new Counter({ name: 'streamplane_token_refreshes_total', help: 'Refresh attempts by outcome.', labelNames: ['outcome'] as const, registers: [registry] }),
   };

@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync, onRequestAsyncHookHandler } from 'fastify';
 import { bodylessAsEmptyObject } from '../../../http/validation.js';
-import type { SigningKeyRing } from './signing-key.ring.js';
+import type { SigningKeyRing } from '../../../http/viewer-auth/signing-key.ring.js';
 import { Jwks, MintBody, RefreshBody, RevokeBody, TokenPair, ValidateBody, ValidateResponse } from './token.schemas.js';
 import type { TokenService } from './token.service.js';
 

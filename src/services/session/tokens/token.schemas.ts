@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { SessionIdString } from '../sessions/session.schemas.js';
-import { SCOPES } from './token.service.js';
+import { SCOPES } from '../../../http/viewer-auth/viewer-token.verifier.js';
 
 export const ViewerIdString = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:@|-]+$', description: 'Your id for the viewer (letters, digits and ._:@|-)' });
 export const ScopeString = Type.Union(SCOPES.map((s) => Type.Literal(s)));

@@ -1,31 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
-import { SignJWT, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
-import { LRUCache } from 'lru-cache';
+import { SignJWT } from 'jose';
 import { AppError, conflict, notFound, unauthorized } from '../../../core/errors.js';
 import { newId } from '../../../core/ids.js';
 import type { Clock, Database, Queryable } from '../../../core/ports/index.js';
-import type { SessionMetrics, ValidationOutcome } from '../session.metrics.js';
-import type { RevocationRegistry } from './revocation.registry.js';
-import type { SigningKeyRing } from './signing-key.ring.js';
-
-export const SCOPES = ['view', 'chat', 'moderate', 'publish_captions'] as const;
-export type Scope = (typeof SCOPES)[number];
-/** RFC 9068 media type of JWT access tokens; checked on verify so other JWTs signed by us cannot pass. */
-export const ACCESS_TOKEN_TYP = 'at+jwt';
-
-export interface ViewerClaims {
-  iss: string;
-  aud: string;
-  sub: string;
-  sid: string;
-  scope: string;
-  fid: string;
-  jti: string;
-  iat: number;
-  exp: number;
-}
-export type Validation = { valid: true; claims: ViewerClaims } | { valid: false; reason: ValidationOutcome };
+import type { RevocationRegistry } from '../../../http/viewer-auth/revocation.registry.js';
+import type { SigningKeyRing } from '../../../http/viewer-auth/signing-key.ring.js';
+import { ACCESS_TOKEN_TYP, type Scope, type Validation, type ViewerTokenVerifier } from '../../../http/viewer-auth/viewer-token.verifier.js';
+import type { SessionMetrics } from '../session.metrics.js';
 
 export interface TokenPair {
   access_token: string;
@@ -53,9 +35,10 @@ export interface TokenServiceDeps {
   clock: Clock;
   ring: SigningKeyRing;
   revocations: RevocationRegistry;
+  verifier: ViewerTokenVerifier;
   metrics: SessionMetrics;
   log: FastifyBaseLogger;
-  cfg: { issuer: string; audience: string; accessTtlSeconds: number; accessMaxTtlSeconds: number; refreshTtlSeconds: number; cacheMaxEntries: number };
+  cfg: { issuer: string; audience: string; accessTtlSeconds: number; accessMaxTtlSeconds: number; refreshTtlSeconds: number };
 }
 
 /**
@@ -63,15 +46,7 @@ export interface TokenServiceDeps {
  * refresh tokens (stored hashed) rotated on every use, with reuse detection per family (RFC 9700).
  */
 export class TokenService {
-  /**
-   * Verified tokens until their exp: an ES256 check costs ~70 µs, and players present the same token
-   * many times. Only good signatures are cached; revocation is still checked on every call.
-   */
-  private readonly verified: LRUCache<string, ViewerClaims> | null;
-
-  constructor(private readonly d: TokenServiceDeps) {
-    this.verified = d.cfg.cacheMaxEntries > 0 ? new LRUCache({ max: d.cfg.cacheMaxEntries }) : null;
-  }
+  constructor(private readonly d: TokenServiceDeps) {}
 
   async mint(req: { session_id: string; viewer_id: string; scopes: Scope[]; ttl_seconds?: number }): Promise<TokenPair> {
     const ttl = req.ttl_seconds ?? this.d.cfg.accessTtlSeconds;
@@ -146,57 +121,9 @@ export class TokenService {
     }
   }
 
-  /**
-   * Introspection (RFC 7662 style): never throws for a bad token, says why it is not valid. A token
-   * verified before is answered synchronously from memory (no promise on the hot path); only a first
-   * sighting pays for the signature check.
-   */
+  /** Introspection (RFC 7662 style): never throws for a bad token, says why it is not valid. */
   validate(token: string): Validation | Promise<Validation> {
-    const now = this.d.clock.now();
-    const claims = this.verified?.get(token);
-    if (claims) return this.counted(this.usable(token, claims, now));
-    return this.verify(token, now).then((v) => {
-      if (!v.valid) return this.counted(v);
-      // No TTL bookkeeping in the cache (it costs on every get): exp is checked on each hit instead.
-      this.verified?.set(token, v.claims);
-      return this.counted(this.usable(token, v.claims, now));
-    });
-  }
-
-  /** Signature-checked claims that may still have expired, or been revoked since. */
-  private usable(token: string, claims: ViewerClaims, now: number): Validation {
-    if (claims.exp * 1000 <= now) {
-      this.verified?.delete(token);
-      return { valid: false, reason: 'expired' };
-    }
-    const revoked = this.d.revocations.check(claims);
-    return revoked ? { valid: false, reason: revoked } : { valid: true, claims };
-  }
-
-  private counted(v: Validation): Validation {
-    this.d.metrics.tokenValidation(v.valid ? 'valid' : v.reason).inc();
-    return v;
-  }
-
-  private async verify(token: string, now: number): Promise<Validation> {
-    try {
-      const { payload } = await jwtVerify(token, async (header) => {
-        const key = await this.d.ring.verificationKey(header.kid);
-        if (!key) throw new UnknownKey();
-        return key;
-      }, {
-        algorithms: ['ES256'],
-        issuer: this.d.cfg.issuer,
-        audience: this.d.cfg.audience,
-        typ: ACCESS_TOKEN_TYP,
-        currentDate: new Date(now),
-        requiredClaims: ['exp', 'iat', 'sub', 'jti'],
-      });
-      const claims = asViewerClaims(payload);
-      return claims ? { valid: true, claims } : { valid: false, reason: 'malformed' };
-    } catch (err) {
-      return { valid: false, reason: reasonOf(err) };
-    }
+    return this.d.verifier.validate(token);
   }
 
   /** Revokes every token of a viewer in a session (issued up to now), or one access token by its jti. */
@@ -241,29 +168,3 @@ export class TokenService {
     throw unauthorized(code, detail);
   }
 }
-
-class UnknownKey extends Error {}
-
-function reasonOf(err: unknown): ValidationOutcome {
-  if (err instanceof UnknownKey) return 'unknown_key';
-  if (err instanceof joseErrors.JWTExpired) return 'expired';
-  if (err instanceof joseErrors.JWTClaimValidationFailed) {
-    if (err.claim === 'aud') return 'wrong_audience';
-    if (err.claim === 'iss') return 'wrong_issuer';
-    if (err.claim === 'nbf' || err.claim === 'iat') return 'not_yet_valid';
-    if (err.claim === 'typ') return 'wrong_type';
-    return 'malformed';
-  }
-  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'bad_signature';
-  if (err instanceof joseErrors.JOSEAlgNotAllowed || err instanceof joseErrors.JOSENotSupported) return 'unsupported_algorithm';
-  return 'malformed';
-}
-
-function asViewerClaims(p: JWTPayload): ViewerClaims | null {
-  const { iss, aud, sub, sid, scope, fid, jti, iat, exp } = p as Record<string, unknown>;
-  if (typeof sid !== 'string' || typeof scope !== 'string' || typeof fid !== 'string' || typeof sub !== 'string' || typeof jti !== 'string') return null;
-  if (typeof iat !== 'number' || typeof exp !== 'number' || typeof iss !== 'string' || typeof aud !== 'string') return null;
-  return { iss, aud, sub, sid, scope, fid, jti, iat, exp };
-}
-
-export const hasScope = (claims: ViewerClaims, scope: Scope) => claims.scope.split(' ').includes(scope);

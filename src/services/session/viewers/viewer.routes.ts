@@ -4,7 +4,8 @@ import { unauthorized } from '../../../core/errors.js';
 import { bearerToken } from '../../../http/auth.js';
 import { bodylessAsEmptyObject } from '../../../http/validation.js';
 import { SessionParams } from '../sessions/session.routes.js';
-import type { TokenService, ViewerClaims } from '../tokens/token.service.js';
+import type { ViewerClaims } from '../../../http/viewer-auth/viewer-token.verifier.js';
+import type { TokenService } from '../tokens/token.service.js';
 import type { ViewerService } from './viewer.service.js';
 
 const P = { $ref: 'Problem#' };

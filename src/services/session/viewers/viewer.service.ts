@@ -4,8 +4,8 @@ import { AppError, conflict, forbidden, notFound } from '../../../core/errors.js
 import type { Clock, Database, Presence } from '../../../core/ports/index.js';
 import { sessionRepository } from '../sessions/session.repository.js';
 import { viewerSet } from '../sessions/session.service.js';
-import type { RevocationRegistry } from '../tokens/revocation.registry.js';
-import { hasScope, type ViewerClaims } from '../tokens/token.service.js';
+import type { RevocationRegistry } from '../../../http/viewer-auth/revocation.registry.js';
+import { hasScope, type ViewerClaims } from '../../../http/viewer-auth/viewer-token.verifier.js';
 
 /** How long a session's cap is remembered; the cap cannot change after creation, ending is tracked by the registry. */
 const SESSION_CACHE_TTL_MS = 60_000;

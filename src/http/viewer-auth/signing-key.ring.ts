@@ -1,7 +1,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
-import { newId } from '../../../core/ids.js';
-import type { Bus, Clock, Database } from '../../../core/ports/index.js';
+import { newId } from '../../core/ids.js';
+import type { Bus, Clock, Database } from '../../core/ports/index.js';
 
 interface RingKey {
   kid: string;

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { EventPayload } from '../../../core/events.js';
-import type { Bus, Clock, Database, TimerHandle, Unsubscribe } from '../../../core/ports/index.js';
+import type { EventPayload } from '../../core/events.js';
+import type { Bus, Clock, Database, TimerHandle, Unsubscribe } from '../../core/ports/index.js';
 
 export type RevocationKind = 'jti' | 'family' | 'viewer';
 /** Overlap of successive database syncs, so rows committed late or stamped by a skewed clock are still seen. */

@@ -1,0 +1,150 @@
+import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { LRUCache } from 'lru-cache';
+import { Counter, type Registry } from 'prom-client';
+import type { Clock } from '../../core/ports/index.js';
+import type { RevocationRegistry } from './revocation.registry.js';
+import type { SigningKeyRing } from './signing-key.ring.js';
+
+export const SCOPES = ['view', 'chat', 'moderate', 'publish_captions'] as const;
+export type Scope = (typeof SCOPES)[number];
+/** RFC 9068 media type of JWT access tokens; checked on verify so other JWTs signed by us cannot pass. */
+export const ACCESS_TOKEN_TYP = 'at+jwt';
+
+export type ValidationOutcome = 'valid' | 'expired' | 'revoked' | 'session_ended' | 'bad_signature' | 'wrong_audience' | 'wrong_issuer' | 'unknown_key' | 'malformed' | 'unsupported_algorithm' | 'not_yet_valid' | 'wrong_type';
+
+export interface ViewerClaims {
+  iss: string;
+  aud: string;
+  sub: string;
+  sid: string;
+  scope: string;
+  fid: string;
+  jti: string;
+  iat: number;
+  exp: number;
+}
+export type Validation = { valid: true; claims: ViewerClaims } | { valid: false; reason: Exclude<ValidationOutcome, 'valid'> };
+
+export interface ViewerTokenVerifierOptions {
+  issuer: string;
+  audience: string;
+  /** Verified tokens kept in memory until their exp (0 = no cache). */
+  cacheMaxEntries: number;
+}
+
+/**
+ * Verifies viewer access tokens for every service of the process (session's validate-token, realtime's
+ * sockets, telemetry): the ES256 signature against the shared key ring, then revocation against the
+ * in-memory registry. Minting stays with the session service.
+ */
+export class ViewerTokenVerifier {
+  /**
+   * Verified tokens until their exp: an ES256 check costs ~70 µs, and players present the same token
+   * many times. Only good signatures are cached; revocation is still checked on every call.
+   */
+  private readonly verified: LRUCache<string, ViewerClaims> | null;
+  private readonly outcomes: (outcome: ValidationOutcome) => { inc(): void };
+
+  constructor(
+    private readonly ring: SigningKeyRing,
+    readonly revocations: RevocationRegistry,
+    private readonly clock: Clock,
+    registry: Registry,
+    private readonly opts: ViewerTokenVerifierOptions,
+  ) {
+    this.verified = opts.cacheMaxEntries > 0 ? new LRUCache({ max: opts.cacheMaxEntries }) : null;
+    const counter = new Counter({ name: 'streamplane_token_validations_total', help: 'Viewer token validations by outcome.', labelNames: ['outcome'] as const, registers: [registry] });
+    // One pre-labelled child per outcome: labelling on each call hashed the labels on the hot path.
+    const children = new Map<ValidationOutcome, { inc(): void }>();
+    this.outcomes = (outcome) => {
+      let child = children.get(outcome);
+      if (!child) children.set(outcome, (child = counter.labels({ outcome })));
+      return child;
+    };
+  }
+
+  /**
+   * Never throws for a bad token, says why it is not valid. A token verified before is answered
+   * synchronously from memory (no promise on the hot path); only a first sighting pays for the
+   * signature check.
+   */
+  validate(token: string): Validation | Promise<Validation> {
+    const now = this.clock.now();
+    const claims = this.verified?.get(token);
+    if (claims) return this.counted(this.usable(token, claims, now));
+    return this.verify(token, now).then((v) => {
+      if (!v.valid) return this.counted(v);
+      // No TTL bookkeeping in the cache (it costs on every get): exp is checked on each hit instead.
+      this.verified?.set(token, v.claims);
+      return this.counted(this.usable(token, v.claims, now));
+    });
+  }
+
+  /** Whether claims seen earlier (a connected socket's) have been revoked or their session ended since. */
+  stillUsable(claims: ViewerClaims): Validation {
+    if (claims.exp * 1000 <= this.clock.now()) return { valid: false, reason: 'expired' };
+    const revoked = this.revocations.check(claims);
+    return revoked ? { valid: false, reason: revoked } : { valid: true, claims };
+  }
+
+  private usable(token: string, claims: ViewerClaims, now: number): Validation {
+    if (claims.exp * 1000 <= now) {
+      this.verified?.delete(token);
+      return { valid: false, reason: 'expired' };
+    }
+    const revoked = this.revocations.check(claims);
+    return revoked ? { valid: false, reason: revoked } : { valid: true, claims };
+  }
+
+  private counted(v: Validation): Validation {
+    this.outcomes(v.valid ? 'valid' : v.reason).inc();
+    return v;
+  }
+
+  private async verify(token: string, now: number): Promise<Validation> {
+    try {
+      const { payload } = await jwtVerify(token, async (header) => {
+        const key = await this.ring.verificationKey(header.kid);
+        if (!key) throw new UnknownKey();
+        return key;
+      }, {
+        algorithms: ['ES256'],
+        issuer: this.opts.issuer,
+        audience: this.opts.audience,
+        typ: ACCESS_TOKEN_TYP,
+        currentDate: new Date(now),
+        requiredClaims: ['exp', 'iat', 'sub', 'jti'],
+      });
+      const claims = asViewerClaims(payload);
+      return claims ? { valid: true, claims } : { valid: false, reason: 'malformed' };
+    } catch (err) {
+      return { valid: false, reason: reasonOf(err) };
+    }
+  }
+}
+
+class UnknownKey extends Error {}
+
+function reasonOf(err: unknown): Exclude<ValidationOutcome, 'valid'> {
+  if (err instanceof UnknownKey) return 'unknown_key';
+  if (err instanceof joseErrors.JWTExpired) return 'expired';
+  if (err instanceof joseErrors.JWTClaimValidationFailed) {
+    if (err.claim === 'aud') return 'wrong_audience';
+    if (err.claim === 'iss') return 'wrong_issuer';
+    if (err.claim === 'nbf' || err.claim === 'iat') return 'not_yet_valid';
+    if (err.claim === 'typ') return 'wrong_type';
+    return 'malformed';
+  }
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'bad_signature';
+  if (err instanceof joseErrors.JOSEAlgNotAllowed || err instanceof joseErrors.JOSENotSupported) return 'unsupported_algorithm';
+  return 'malformed';
+}
+
+function asViewerClaims(p: JWTPayload): ViewerClaims | null {
+  const { iss, aud, sub, sid, scope, fid, jti, iat, exp } = p as Record<string, unknown>;
+  if (typeof sid !== 'string' || typeof scope !== 'string' || typeof fid !== 'string' || typeof sub !== 'string' || typeof jti !== 'string') return null;
+  if (typeof iat !== 'number' || typeof exp !== 'number' || typeof iss !== 'string' || typeof aud !== 'string') return null;
+  return { iss, aud, sub, sid, scope, fid, jti, iat, exp };
+}
+
+export const hasScope = (claims: ViewerClaims, scope: Scope) => claims.scope.split(' ').includes(scope);
