@@ -56,6 +56,32 @@ export const EnvSchema = Type.Object({
   STREAMPLANE_EVENT_RETENTION_SECONDS: Int(86_400, 60, 31_536_000, 'How long the operator event stream keeps events for clients that resume with Last-Event-ID.'),
   STREAMPLANE_EVENT_STREAM_POLL_MS: Int(250, 50, 10_000, 'How often an open event stream reads new events from the log.'),
   STREAMPLANE_INGEST_HOOK_BODY_LIMIT_BYTES: Int(16_384, 512, 1_048_576, 'Largest media-server callback body.'),
+  STREAMPLANE_WS_ALLOWED_ORIGINS: Type.String({ default: '', description: 'Comma-separated Origins allowed to open sockets (e.g. https://player.example.com); empty = any. Requests without an Origin (non-browser clients) are always allowed: the token, not the Origin, authenticates.' }),
+  STREAMPLANE_WS_MAX_PAYLOAD_BYTES: Int(16_384, 256, 1_048_576, 'Largest WebSocket frame a client may send; a bigger one closes the socket with 1009.'),
+  STREAMPLANE_WS_MAX_BUFFERED_BYTES: Int(1_048_576, 16_384, 67_108_864, 'Data queued for one slow socket beyond which it is disconnected (close 4008) instead of growing memory.'),
+  STREAMPLANE_WS_PING_INTERVAL_MS: Int(25_000, 1_000, 300_000, 'WebSocket ping interval; a socket that has not answered the previous ping is dropped. Keep it under the load balancer idle timeout (ALB: 60 s).'),
+  STREAMPLANE_WS_MAX_CONNECTIONS_PER_IP: Int(100, 1, 1_000_000, 'Open sockets allowed per client address on one instance.'),
+  STREAMPLANE_WS_MAX_FRAMES_PER_10S: Int(100, 1, 1_000_000, 'Frames one socket may send per 10 s before it is closed as a flood (4029).'),
+  STREAMPLANE_WS_AUTH_SWEEP_MS: Int(1_000, 100, 60_000, 'How often open sockets are re-checked against token expiry, revocations and bans (events usually close them sooner).'),
+  STREAMPLANE_CHAT_HISTORY_SIZE: Int(50, 0, 1_000, 'Messages sent to a socket when it joins a room.'),
+  STREAMPLANE_CHAT_RESUME_MAX: Int(1_000, 0, 100_000, 'Most missed events a reconnecting client may recover; a bigger gap answers recovered: false.'),
+  STREAMPLANE_CHAT_MESSAGE_MAX_CHARS: Int(500, 1, 10_000, 'Longest chat message, in characters (Unicode code points).'),
+  STREAMPLANE_CHAT_USER_RATE_LIMIT: Int(5, 1, 1_000_000, 'Messages one user may send per STREAMPLANE_CHAT_USER_RATE_WINDOW_MS in one room.'),
+  STREAMPLANE_CHAT_USER_RATE_WINDOW_MS: Int(10_000, 100, 3_600_000, 'Window of STREAMPLANE_CHAT_USER_RATE_LIMIT.'),
+  STREAMPLANE_CHAT_ROOM_RATE_LIMIT: Int(100, 1, 1_000_000, 'Messages one room accepts per STREAMPLANE_CHAT_ROOM_RATE_WINDOW_MS, all users together.'),
+  STREAMPLANE_CHAT_ROOM_RATE_WINDOW_MS: Int(1_000, 100, 3_600_000, 'Window of STREAMPLANE_CHAT_ROOM_RATE_LIMIT.'),
+  STREAMPLANE_CHAT_BLOCKED_TERMS: Type.String({ default: '', maxLength: 65_536, description: 'Comma-separated words and patterns refused in every room (`*` matches any run of letters; case-insensitive). Rooms add their own through the settings endpoint.' }),
+  STREAMPLANE_CHAT_REVIEW_URL: Type.Optional(Type.String({ pattern: '^https?://', description: 'Review webhook that sees each message before delivery (allow, deny or rewrite). Unset = no review.' })),
+  STREAMPLANE_CHAT_REVIEW_SECRET_KEY: Type.Optional(Type.String({ minLength: 16, maxLength: 256, description: 'Signs review requests (X-Streamplane-Signature: sha256=HMAC of the body).' })),
+  STREAMPLANE_CHAT_REVIEW_TIMEOUT_MS: Int(200, 10, 10_000, 'Time budget of the review webhook; past it the fallback decides.'),
+  STREAMPLANE_CHAT_REVIEW_FALLBACK: Type.Union([Type.Literal('allow'), Type.Literal('deny')], { default: 'allow', description: 'What happens to a message when the review webhook fails or is too slow.' }),
+  STREAMPLANE_CAPTIONS_RECENT_CUES: Int(20, 0, 1_000, 'Cues sent to a socket when it joins the captions of a session.'),
+  STREAMPLANE_CAPTIONS_CUE_MAX_CHARS: Int(500, 1, 10_000, 'Longest caption cue text, in characters.'),
+  STREAMPLANE_TELEMETRY_MAX_BATCH_EVENTS: Int(500, 1, 100_000, 'Most events in one telemetry batch.'),
+  STREAMPLANE_TELEMETRY_MAX_EVENT_BYTES: Int(4_096, 128, 1_048_576, 'Largest telemetry event (JSON-encoded).'),
+  STREAMPLANE_TELEMETRY_BODY_LIMIT_BYTES: Int(1_048_576, 1_024, 67_108_864, 'Largest telemetry request body.'),
+  STREAMPLANE_TELEMETRY_MAX_AGE_SECONDS: Int(86_400, 60, 31_536_000, 'Telemetry events older than this (by their ts) are refused as too late.'),
+  STREAMPLANE_TELEMETRY_MAX_FUTURE_MS: Int(300_000, 0, 86_400_000, 'Telemetry events dated further in the future than this are refused (clock skew allowance).'),
 });
 export type Env = Static<typeof EnvSchema>;
 
@@ -110,6 +136,28 @@ export interface IngestConfig {
 export interface RealtimeConfig {
   eventRetentionSeconds: number;
   eventStreamPollMs: number;
+  sockets: {
+    allowedOrigins: string[];
+    maxPayloadBytes: number;
+    maxBufferedBytes: number;
+    pingIntervalMs: number;
+    maxConnectionsPerIp: number;
+    maxFramesPer10s: number;
+    authSweepMs: number;
+  };
+  chat: {
+    historySize: number;
+    resumeMax: number;
+    messageMaxChars: number;
+    userRateLimit: number;
+    userRateWindowMs: number;
+    roomRateLimit: number;
+    roomRateWindowMs: number;
+    blockedTerms: string[];
+    review: { url: string; secretKey: string | null; timeoutMs: number; fallback: 'allow' | 'deny' } | null;
+  };
+  captions: { recentCues: number; cueMaxChars: number };
+  telemetry: { maxBatchEvents: number; maxEventBytes: number; bodyLimitBytes: number; maxAgeSeconds: number; maxFutureMs: number };
 }
 
 export class ConfigError extends Error {
@@ -188,10 +236,45 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       keyOverlapSeconds: e.STREAMPLANE_INGEST_KEY_OVERLAP_SECONDS,
       hookBodyLimitBytes: e.STREAMPLANE_INGEST_HOOK_BODY_LIMIT_BYTES,
     },
-    realtime: { eventRetentionSeconds: e.STREAMPLANE_EVENT_RETENTION_SECONDS, eventStreamPollMs: e.STREAMPLANE_EVENT_STREAM_POLL_MS },
+    realtime: {
+      eventRetentionSeconds: e.STREAMPLANE_EVENT_RETENTION_SECONDS,
+      eventStreamPollMs: e.STREAMPLANE_EVENT_STREAM_POLL_MS,
+      sockets: {
+        allowedOrigins: list(e.STREAMPLANE_WS_ALLOWED_ORIGINS),
+        maxPayloadBytes: e.STREAMPLANE_WS_MAX_PAYLOAD_BYTES,
+        maxBufferedBytes: e.STREAMPLANE_WS_MAX_BUFFERED_BYTES,
+        pingIntervalMs: e.STREAMPLANE_WS_PING_INTERVAL_MS,
+        maxConnectionsPerIp: e.STREAMPLANE_WS_MAX_CONNECTIONS_PER_IP,
+        maxFramesPer10s: e.STREAMPLANE_WS_MAX_FRAMES_PER_10S,
+        authSweepMs: e.STREAMPLANE_WS_AUTH_SWEEP_MS,
+      },
+      chat: {
+        historySize: e.STREAMPLANE_CHAT_HISTORY_SIZE,
+        resumeMax: e.STREAMPLANE_CHAT_RESUME_MAX,
+        messageMaxChars: e.STREAMPLANE_CHAT_MESSAGE_MAX_CHARS,
+        userRateLimit: e.STREAMPLANE_CHAT_USER_RATE_LIMIT,
+        userRateWindowMs: e.STREAMPLANE_CHAT_USER_RATE_WINDOW_MS,
+        roomRateLimit: e.STREAMPLANE_CHAT_ROOM_RATE_LIMIT,
+        roomRateWindowMs: e.STREAMPLANE_CHAT_ROOM_RATE_WINDOW_MS,
+        blockedTerms: list(e.STREAMPLANE_CHAT_BLOCKED_TERMS),
+        review: e.STREAMPLANE_CHAT_REVIEW_URL
+          ? { url: e.STREAMPLANE_CHAT_REVIEW_URL, secretKey: e.STREAMPLANE_CHAT_REVIEW_SECRET_KEY ?? null, timeoutMs: e.STREAMPLANE_CHAT_REVIEW_TIMEOUT_MS, fallback: e.STREAMPLANE_CHAT_REVIEW_FALLBACK }
+          : null,
+      },
+      captions: { recentCues: e.STREAMPLANE_CAPTIONS_RECENT_CUES, cueMaxChars: e.STREAMPLANE_CAPTIONS_CUE_MAX_CHARS },
+      telemetry: {
+        maxBatchEvents: e.STREAMPLANE_TELEMETRY_MAX_BATCH_EVENTS,
+        maxEventBytes: e.STREAMPLANE_TELEMETRY_MAX_EVENT_BYTES,
+        bodyLimitBytes: e.STREAMPLANE_TELEMETRY_BODY_LIMIT_BYTES,
+        maxAgeSeconds: e.STREAMPLANE_TELEMETRY_MAX_AGE_SECONDS,
+        maxFutureMs: e.STREAMPLANE_TELEMETRY_MAX_FUTURE_MS,
+      },
+    },
     version,
   };
 }
+
+const list = (v: string) => v.split(',').map((x) => x.trim()).filter((x) => x.length > 0);
 
 /** Never echo a secret back: keys are hidden, URL passwords masked. */
 function shown(name: string, value: string | undefined): string {
