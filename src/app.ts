@@ -12,6 +12,7 @@ import { validatorCompilersFactory } from './http/validation.js';
 import { ApiKeyService } from './http/api-key.service.js';
 import { requireOperator } from './http/auth.js';
 import { startViewerAuth } from './http/viewer-auth/viewer-auth.js';
+import { requireViewerOrOperator } from './http/viewer-auth/viewer-or-operator.js';
 import { ingestService } from './services/ingest/app.js';
 import { realtimeService } from './services/realtime/app.js';
 import { sessionService } from './services/session/app.js';
@@ -91,7 +92,11 @@ export async function buildApp({ config, backends, onBootstrapKey, logger = true
     await app.register(ingestService, { backends, config: config.ingest, registry, operator });
   }
   if (config.services.includes('realtime')) {
-    await app.register(realtimeService, { backends, config: config.realtime, operator, viewerTokens: viewerAuth!.verifier, registry });
+    await app.register(realtimeService, {
+      backends, config: config.realtime, operator, registry, trustProxy: config.trustProxy,
+      viewerTokens: viewerAuth!.verifier,
+      viewerOrOperator: requireViewerOrOperator(keys.verify, viewerAuth!.verifier),
+    });
   }
   return app;
 }

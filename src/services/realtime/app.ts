@@ -16,7 +16,10 @@ export interface RealtimeServiceOptions {
   operator: onRequestAsyncHookHandler;
   /** Verifies viewer access tokens (shared with the session service). */
   viewerTokens: ViewerTokenVerifier;
+  /** onRequest hook of routes that take a viewer token or an operator key (sets request.viewer or request.operator). */
+  viewerOrOperator: onRequestAsyncHookHandler;
   registry: Registry;
+  trustProxy: boolean;
 }
 
 /** The domain events the operator stream carries. */
