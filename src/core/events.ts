@@ -34,9 +34,24 @@ export interface EventCatalog {
    * ends the session unless it already has; instances kick any publisher left at its next update.
    */
   'ingest.ended': { ingest_id: string; session_id: string; reason: string; at: string };
+  /**
+   * Something happened in a chat room that every realtime instance must show its sockets: a stored
+   * message (`shadow`: only its author may see it), a delete, a restriction of a user, new settings.
+   */
+  'chat.event': ChatEvent;
+  /** A moderation action was taken (by a moderator's socket or an operator): for the operator event stream. */
+  'chat.moderation': { session_id: string; action: string; actor: string; target_user_id: string | null; target_message_id: string | null; at: string };
+  /** A caption cue was stored: every realtime instance sends it to the session's caption sockets. */
+  'captions.cue': { session_id: string; seq: number; start_ms: number; end_ms: number; text: string; lang: string; ts: string };
   /** A new token-signing key was created: instances reload their key ring. */
   'signing_key.rotated': { kid: string; at: string };
 }
+
+export type ChatEvent =
+  | { kind: 'message'; session_id: string; offset: number; id: string; user_id: string; text: string; ts: string; shadow: boolean }
+  | { kind: 'deleted'; session_id: string; offset: number; id: string }
+  | { kind: 'restricted'; session_id: string; user_id: string; restriction: 'ban' | 'shadow_ban' | 'timeout' | 'lifted'; until: string | null }
+  | { kind: 'settings'; session_id: string; slow_mode_seconds: number; blocked_terms: string[] };
 
 export type EventName = keyof EventCatalog;
 export type EventPayload<N extends EventName> = EventCatalog[N];

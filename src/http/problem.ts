@@ -29,16 +29,12 @@ export function sendProblem(reply: FastifyReply, status: number, code: string, d
   return reply
     .code(status)
     .type('application/problem+json')
-    .send({
-      type: PROBLEM_TYPE_BASE + code,
-      title: TITLES[status] ?? 'Error',
-      status,
-      code,
-      detail,
-      instance: reply.request.url.split('?')[0],
-      request_id: String(reply.request.id),
-      ...extra,
-    });
+    .send(problemDocument(status, code, detail, reply.request.url, String(reply.request.id), extra));
+}
+
+/** The RFC 9457 document itself, for answers written outside a Fastify reply (a refused WebSocket upgrade). */
+export function problemDocument(status: number, code: string, detail: string, url: string, requestId: string, extra: Record<string, unknown> = {}) {
+  return { type: PROBLEM_TYPE_BASE + code, title: TITLES[status] ?? 'Error', status, code, detail, instance: url.split('?')[0], request_id: requestId, ...extra };
 }
 
 /** Maps Fastify's own errors (body parsing, validation, limits) and ours to problem documents. */

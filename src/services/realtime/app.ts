@@ -5,8 +5,15 @@ import type { RealtimeConfig } from '../../config/config.js';
 import type { EventName } from '../../core/events.js';
 import type { Backends, TimerHandle, Unsubscribe } from '../../core/ports/index.js';
 import type { ViewerTokenVerifier } from '../../http/viewer-auth/viewer-token.verifier.js';
+import { chatSocketRoute } from './chat/chat.socket.js';
+import { ChatService } from './chat/chat.service.js';
+import { ReviewClient } from './chat/review.client.js';
 import { eventLogRepository } from './events/event-log.repository.js';
+import { Hub } from './hub/hub.js';
+import { attachUpgrades } from './hub/upgrade.js';
+import { CLOSE } from './hub/close-codes.js';
 import { eventStreamRoutes } from './events/event-stream.routes.js';
+import { telemetryRoutes } from './telemetry/telemetry.routes.js';
 
 export const realtimeMigrationsDir = fileURLToPath(new URL('./migrations/', import.meta.url));
 
@@ -23,15 +30,19 @@ export interface RealtimeServiceOptions {
 }
 
 /** The domain events the operator stream carries. */
-const STREAMED: EventName[] = ['session.created', 'session.live', 'session.ended', 'ingest.started', 'ingest.failover', 'ingest.ended', 'token.revoked'];
+const STREAMED: EventName[] = ['session.created', 'session.live', 'session.ended', 'ingest.started', 'ingest.failover', 'ingest.ended', 'token.revoked', 'chat.moderation'];
+/** How long a live event waits for a missing predecessor before the relay reads it from the database. */
+const RELAY_GAP_MS = 250;
+/** Time clients get to complete the 1012 closing handshake on shutdown. */
+const SOCKET_CLOSE_GRACE_MS = 1_000;
 
 /**
  * The realtime service. Today: the operator event stream (`GET /api/v1/events`), fed by recording the
  * domain events seen on the Bus into a log kept for the retention window. Chat, captions and telemetry
  * are still to come (issue 4).
  */
-export const realtimeService: FastifyPluginAsync<RealtimeServiceOptions> = async (app, { backends, config, operator }) => {
-  const { database: db, bus, clock } = backends;
+export const realtimeService: FastifyPluginAsync<RealtimeServiceOptions> = async (app, { backends, config, operator, viewerTokens, trustProxy, registry, viewerOrOperator }) => {
+  const { database: db, bus, clock, rateLimits } = backends;
   const log = app.log.child({ service: 'realtime' });
 
   // Every instance records what it sees; the log's dedupe key keeps one row per event. The Bus is
@@ -47,4 +58,38 @@ export const realtimeService: FastifyPluginAsync<RealtimeServiceOptions> = async
   });
 
   await app.register(eventStreamRoutes, { db, clock, operator, pollMs: config.eventStreamPollMs });
+
+  // ---- sockets: chat and captions ----
+  const ws = config.sockets;
+  const hub = new Hub(clock, {
+    pingIntervalMs: ws.pingIntervalMs,
+    authSweepMs: ws.authSweepMs,
+    maxConnectionsPerIp: ws.maxConnectionsPerIp,
+    check(conn) {
+      const v = viewerTokens.stillUsable(conn.claims);
+      if (!v.valid) return v.reason === 'session_ended' ? { code: CLOSE.sessionEnded, reason: 'session ended' } : { code: CLOSE.tokenInvalid, reason: `token ${v.reason}` };
+      return null;
+    },
+  });
+  const chat = new ChatService({
+    db, bus, clock, rateLimits, hub, log, cfg: config.chat, gapMs: RELAY_GAP_MS,
+    review: config.chat.review ? new ReviewClient(config.chat.review, clock, log) : null,
+  });
+  const limits = { maxBufferedBytes: ws.maxBufferedBytes, maxFramesPer10s: ws.maxFramesPer10s, now: () => clock.now() };
+  const gate = { hub, verifier: viewerTokens, allowedOrigins: ws.allowedOrigins };
+  attachUpgrades(app, { maxPayloadBytes: ws.maxPayloadBytes, trustProxy, log }, [chatSocketRoute({ chat, hub, gate, limits, log }) as never]);
+
+  // A revocation or an ended session closes sockets at once (after the registry has applied it).
+  const sweepSoon = () => void clock.setTimeout(() => hub.sweep(), 10);
+  subscriptions.push(
+    await bus.subscribe('chat.event', (e) => chat.onEvent(e)),
+    await bus.subscribe('token.revoked', sweepSoon),
+    await bus.subscribe('session.ended', sweepSoon),
+  );
+  timers.push(clock.setInterval(() => void chat.refreshMirrors().catch((err: unknown) => log.warn({ err }, 'chat mirror refresh failed')), ws.authSweepMs * 5));
+  app.addHook('preClose', async () => {
+    await hub.close(SOCKET_CLOSE_GRACE_MS);
+    chat.relay.close();
+  });
+  await app.register(telemetryRoutes, { db, clock, registry, operator, viewerOrOperator, limits: config.telemetry });
 };

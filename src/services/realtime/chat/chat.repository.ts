@@ -1,0 +1,193 @@
+import type { Queryable } from '../../../core/ports/index.js';
+
+export interface RoomRow {
+  epoch: string;
+  last_offset: number;
+  slow_mode_seconds: number;
+  blocked_terms: string[];
+}
+export interface ChatEventRow {
+  offset: number;
+  kind: 'message' | 'deleted';
+  id: string;
+  user_id: string | null;
+  text: string | null;
+  shadow: boolean;
+  ts: Date;
+}
+export type Restriction = 'ban' | 'shadow_ban' | 'timeout';
+export interface RestrictionRow {
+  user_id: string;
+  kind: Restriction;
+  until: Date | null;
+}
+export interface ModerationRow {
+  id: string;
+  action: string;
+  actor: string;
+  target_user_id: string | null;
+  target_message_id: string | null;
+  detail: Record<string, unknown>;
+  created_at: Date;
+}
+
+const EVENT_COLUMNS = `seq::int AS "offset", kind, message_id AS id, user_id, body AS text, shadow, created_at AS ts`;
+/** Restrictions in force at $3 for user $2 of room $1. */
+const IN_FORCE = `session_id = $1 AND user_id = $2 AND (until IS NULL OR until > $3)`;
+
+/** Chat storage. Offsets come from chat_rooms.last_offset in the statement that stores the event. */
+export const chatRepository = {
+  /** The room of a session, created with the session's first socket; null when there is no such session. */
+  async room(db: Queryable, sessionId: string, epoch: string, now: Date): Promise<(RoomRow & { status: string }) | null> {
+    await db.query(
+      `INSERT INTO chat_rooms (session_id, epoch, created_at) SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM sessions WHERE id = $1) ON CONFLICT (session_id) DO NOTHING`,
+      [sessionId, epoch, now],
+    );
+    const { rows } = await db.query<RoomRow & { status: string }>(
+      `SELECT s.status, r.epoch, r.last_offset::int AS last_offset, r.slow_mode_seconds, r.blocked_terms
+       FROM sessions s JOIN chat_rooms r ON r.session_id = s.id WHERE s.id = $1`,
+      [sessionId],
+    );
+    return rows[0] ?? null;
+  },
+
+  async restrictionsOf(db: Queryable, sessionId: string, userId: string, now: Date): Promise<RestrictionRow[]> {
+    const { rows } = await db.query<RestrictionRow>(`SELECT user_id, kind, until FROM chat_restrictions WHERE ${IN_FORCE}`, [sessionId, userId, now]);
+    return rows;
+  },
+
+  /** Bans of a room in force (the instance's mirror, which closes banned sockets). */
+  async bannedUsers(db: Queryable, sessionId: string): Promise<string[]> {
+    const { rows } = await db.query<{ user_id: string }>(`SELECT user_id FROM chat_restrictions WHERE session_id = $1 AND kind = 'ban'`, [sessionId]);
+    return rows.map((r) => r.user_id);
+  },
+
+  /**
+   * Stores a message unless its author is banned or timed out, in one statement: the offset, the
+   * shadow flag and the restriction check see the same snapshot. Null when a restriction refused it
+   * (or the room does not exist).
+   */
+  async store(db: Queryable, m: { sessionId: string; userId: string; id: string; text: string; now: Date }): Promise<{ offset: number; shadow: boolean } | null> {
+    const { rows } = await db.query<{ offset: number; shadow: boolean }>(
+      `WITH r AS (
+         UPDATE chat_rooms SET last_offset = last_offset + 1
+         WHERE session_id = $1 AND NOT EXISTS (
+           SELECT 1 FROM chat_restrictions WHERE ${IN_FORCE} AND kind IN ('ban', 'timeout'))
+         RETURNING last_offset
+       )
+       INSERT INTO chat_events (session_id, seq, kind, message_id, user_id, body, shadow, created_at)
+       SELECT $1, r.last_offset, 'message', $4, $2, $5,
+              EXISTS (SELECT 1 FROM chat_restrictions WHERE session_id = $1 AND user_id = $2 AND kind = 'shadow_ban'), $3
+       FROM r
+       RETURNING seq::int AS "offset", shadow`,
+      [m.sessionId, m.userId, m.now, m.id, m.text],
+    );
+    return rows[0] ?? null;
+  },
+
+  /**
+   * Marks a message deleted and records the delete as an event with its own offset. 'gone' when it
+   * was already deleted (idempotent), null when there is no such message in the room.
+   */
+  async delete(db: Queryable, sessionId: string, messageId: string, now: Date): Promise<{ offset: number; user_id: string } | 'gone' | null> {
+    const { rows } = await db.query<{ offset: number; user_id: string }>(
+      `WITH d AS (
+         UPDATE chat_events SET deleted_at = $3
+         WHERE session_id = $1 AND message_id = $2 AND kind = 'message' AND deleted_at IS NULL
+         RETURNING user_id
+       ), r AS (
+         UPDATE chat_rooms SET last_offset = last_offset + 1 WHERE session_id = $1 AND EXISTS (SELECT 1 FROM d) RETURNING last_offset
+       )
+       INSERT INTO chat_events (session_id, seq, kind, message_id, user_id, created_at)
+       SELECT $1, r.last_offset, 'deleted', $2, (SELECT user_id FROM d), $3 FROM r
+       RETURNING seq::int AS "offset", user_id`,
+      [sessionId, messageId, now],
+    );
+    if (rows[0]) return rows[0];
+    const exists = await db.query(`SELECT 1 FROM chat_events WHERE session_id = $1 AND message_id = $2 AND kind = 'message'`, [sessionId, messageId]);
+    return exists.rows.length > 0 ? 'gone' : null;
+  },
+
+  /** The latest `limit` messages a user may see (not deleted; shadow-banned ones only their author's), oldest first. */
+  async history(db: Queryable, sessionId: string, userId: string, limit: number): Promise<ChatEventRow[]> {
+    if (limit === 0) return [];
+    const { rows } = await db.query<ChatEventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM chat_events
+       WHERE session_id = $1 AND kind = 'message' AND deleted_at IS NULL AND (NOT shadow OR user_id = $2)
+       ORDER BY seq DESC LIMIT $3`,
+      [sessionId, userId, limit],
+    );
+    return rows.reverse();
+  },
+
+  /** What a user missed after `since`, in order: messages still there, and deletes. */
+  async replay(db: Queryable, sessionId: string, userId: string, since: number): Promise<ChatEventRow[]> {
+    const { rows } = await db.query<ChatEventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM chat_events
+       WHERE session_id = $1 AND seq > $2
+         AND (kind = 'deleted' OR (deleted_at IS NULL AND (NOT shadow OR user_id = $3)))
+       ORDER BY seq`,
+      [sessionId, since, userId],
+    );
+    return rows;
+  },
+
+  /** Every event with `from <= offset < to` (the relay fills gaps with them). */
+  async range(db: Queryable, sessionId: string, from: number, to: number): Promise<ChatEventRow[]> {
+    const { rows } = await db.query<ChatEventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM chat_events WHERE session_id = $1 AND seq >= $2 AND seq < $3 ORDER BY seq`,
+      [sessionId, from, to],
+    );
+    return rows;
+  },
+
+  /** A page of a room's messages for operators, oldest first, after the message `afterId`. */
+  async messages(db: Queryable, sessionId: string, afterId: string | null, limit: number) {
+    const { rows } = await db.query<ChatEventRow & { deleted_at: Date | null }>(
+      `SELECT ${EVENT_COLUMNS}, deleted_at FROM chat_events
+       WHERE session_id = $1 AND kind = 'message'
+         AND ($2::text IS NULL OR seq > (SELECT seq FROM chat_events WHERE session_id = $1 AND message_id = $2 AND kind = 'message'))
+       ORDER BY seq LIMIT $3`,
+      [sessionId, afterId, limit],
+    );
+    return rows;
+  },
+
+  async restrict(db: Queryable, r: { sessionId: string; userId: string; kind: Restriction; until: Date | null; reason: string | null; actor: string; now: Date }) {
+    await db.query(
+      `INSERT INTO chat_restrictions (session_id, user_id, kind, until, reason, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (session_id, user_id, kind) DO UPDATE SET until = EXCLUDED.until, reason = EXCLUDED.reason, created_by = EXCLUDED.created_by, created_at = EXCLUDED.created_at`,
+      [r.sessionId, r.userId, r.kind, r.until, r.reason, r.actor, r.now],
+    );
+  },
+
+  async lift(db: Queryable, sessionId: string, userId: string): Promise<number> {
+    const { rows } = await db.query<{ kind: string }>(`DELETE FROM chat_restrictions WHERE session_id = $1 AND user_id = $2 RETURNING kind`, [sessionId, userId]);
+    return rows.length;
+  },
+
+  async updateSettings(db: Queryable, sessionId: string, s: { slow_mode_seconds?: number; blocked_terms?: string[] }): Promise<RoomRow | null> {
+    const { rows } = await db.query<RoomRow>(
+      `UPDATE chat_rooms SET slow_mode_seconds = COALESCE($2, slow_mode_seconds), blocked_terms = COALESCE($3::jsonb, blocked_terms)
+       WHERE session_id = $1 RETURNING epoch, last_offset::int AS last_offset, slow_mode_seconds, blocked_terms`,
+      [sessionId, s.slow_mode_seconds ?? null, s.blocked_terms ? JSON.stringify(s.blocked_terms) : null],
+    );
+    return rows[0] ?? null;
+  },
+
+  async logModeration(db: Queryable, m: ModerationRow & { session_id: string }) {
+    await db.query(
+      `INSERT INTO chat_moderation_log (id, session_id, action, actor, target_user_id, target_message_id, detail, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [m.id, m.session_id, m.action, m.actor, m.target_user_id, m.target_message_id, JSON.stringify(m.detail), m.created_at],
+    );
+  },
+
+  async moderationLog(db: Queryable, sessionId: string, afterId: string | null, limit: number): Promise<ModerationRow[]> {
+    const { rows } = await db.query<ModerationRow>(
+      `SELECT id, action, actor, target_user_id, target_message_id, detail, created_at FROM chat_moderation_log
+       WHERE session_id = $1 AND ($2::text IS NULL OR id > $2) ORDER BY id LIMIT $3`,
+      [sessionId, afterId, limit],
+    );
+    return rows;
+  },
+};

@@ -1,0 +1,118 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { WebSocket } from 'ws';
+import { AppError, badRequest } from '../../../core/errors.js';
+import { hasScope, type ViewerClaims } from '../../../http/viewer-auth/viewer-token.verifier.js';
+import { CLOSE } from '../hub/close-codes.js';
+import { Connection, type ConnectionLimits } from '../hub/connection.js';
+import { BadFrame } from '../hub/frames.js';
+import type { Hub } from '../hub/hub.js';
+import { admitSocket, type SocketGateOptions } from '../hub/socket-gate.js';
+import type { SocketRoute, UpgradeRequest } from '../hub/upgrade.js';
+import { parseChatFrame, type ChatFrame } from './chat.frames.js';
+import { chatRoom, type ChatService, type Moderation } from './chat.service.js';
+
+interface ChatAdmission {
+  claims: ViewerClaims;
+  resume: { since: number; epoch: string } | null;
+}
+
+const OFFSET = /^(0|[1-9][0-9]{0,15})$/;
+const EPOCH = /^[A-Za-z0-9_-]{1,64}$/;
+
+function resumeOf(q: URLSearchParams): ChatAdmission['resume'] {
+  const since = q.get('since');
+  const epoch = q.get('epoch');
+  if (since === null && epoch === null) return null;
+  if (since === null || epoch === null) throw badRequest('bad_request', 'Resume needs both since and epoch.');
+  if (!OFFSET.test(since)) throw badRequest('bad_request', 'since must be an offset (a non-negative integer).');
+  if (!EPOCH.test(epoch)) throw badRequest('bad_request', 'epoch is not one this server gave.');
+  return { since: Number(since), epoch };
+}
+
+/** `/ws/chat/{session_id}`: the handshake checks, the join, and each frame's dispatch. */
+export function chatSocketRoute(d: { chat: ChatService; hub: Hub; gate: Omit<SocketGateOptions, 'readScopes'>; limits: ConnectionLimits; log: FastifyBaseLogger }): SocketRoute<ChatAdmission> {
+  const { chat, hub } = d;
+
+  const onFrame = async (conn: Connection, frame: ChatFrame) => {
+    const nonce = 'nonce' in frame ? frame.nonce : undefined;
+    if (frame.type === 'ping') return void conn.sendJson({ type: 'pong' });
+    if (frame.type === 'send') {
+      const { id, offset } = await chat.send(conn.claims, frame.text);
+      return void conn.sendJson({ type: 'ack', nonce, id, offset });
+    }
+    if (!hasScope(conn.claims, 'moderate')) throw new AppError(403, 'forbidden', `${frame.type} needs the moderate scope.`);
+    await chat.moderate(`viewer:${conn.userId}`, conn.claims.sid, moderationOf(frame));
+    conn.sendJson({ type: 'ack', nonce });
+  };
+
+  const handle = (conn: Connection, data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
+    if (isBinary) return conn.close(CLOSE.unsupportedData, 'text frames only');
+    if (!conn.admitFrame()) return;
+    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+    conn.busy = conn.busy.then(async () => {
+      let nonce: string | undefined;
+      try {
+        const frame = parseChatFrame(text);
+        nonce = 'nonce' in frame ? frame.nonce : undefined;
+        await onFrame(conn, frame);
+      } catch (err) {
+        if (err instanceof BadFrame) return void conn.sendJson({ type: 'error', code: 'bad_frame', detail: err.message, ...(err.nonce ? { nonce: err.nonce } : {}) });
+        if (err instanceof AppError) {
+          const retry = err.extra.retry_after_ms;
+          return void conn.sendJson({ type: 'error', code: err.code, detail: err.message, ...(nonce ? { nonce } : {}), ...(typeof retry === 'number' ? { retry_after_ms: retry } : {}) });
+        }
+        d.log.error({ err, session_id: conn.claims.sid, user_id: conn.userId }, 'chat frame failed');
+        conn.sendJson({ type: 'error', code: 'unavailable', detail: 'The frame could not be handled; try again.', ...(nonce ? { nonce } : {}) });
+      }
+    });
+  };
+
+  return {
+    name: 'chat',
+    async admit(req: UpgradeRequest) {
+      const resume = resumeOf(req.query);
+      const claims = await admitSocket(req, { ...d.gate, readScopes: ['view', 'chat', 'moderate'] });
+      await chat.admit(claims.sid, claims.sub);
+      return { claims, resume };
+    },
+    connected(socket: WebSocket, { claims, resume }: ChatAdmission, req: UpgradeRequest) {
+      const room = chatRoom(claims.sid);
+      const conn = new Connection(socket, claims, room, req.ip, d.limits);
+      hub.add(conn);
+      socket.on('error', () => {}); // ws reports protocol errors here and then closes; the close is what matters
+      socket.on('close', () => {
+        conn.closed = true;
+        hub.remove(conn);
+        if (!hub.has(room)) chat.roomEmptied(claims.sid);
+      });
+      socket.on('message', (data, isBinary) => handle(conn, data, isBinary));
+      chat.joinFrame(claims.sid, claims, resume).then(
+        ({ last, frame }) => {
+          if (conn.closed) return;
+          conn.sendJson(frame);
+          chat.relay.known(room, last);
+          hub.joined(conn, last);
+        },
+        (err: unknown) => {
+          d.log.warn({ err, session_id: claims.sid }, 'chat join failed');
+          conn.close(CLOSE.tryAgainLater, 'try again later');
+        },
+      );
+    },
+  };
+}
+
+function moderationOf(f: Exclude<ChatFrame, { type: 'send' | 'ping' }>): Moderation {
+  switch (f.type) {
+    case 'delete':
+      return { action: 'delete', message_id: f.id };
+    case 'timeout':
+      return { action: 'timeout', user_id: f.user_id, seconds: f.seconds, reason: f.reason };
+    case 'ban':
+      return { action: 'ban', user_id: f.user_id, shadow: f.shadow, reason: f.reason };
+    case 'unban':
+      return { action: 'unban', user_id: f.user_id };
+    case 'slow_mode':
+      return { action: 'settings', slow_mode_seconds: f.seconds };
+  }
+}

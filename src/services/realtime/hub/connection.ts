@@ -1,0 +1,89 @@
+import type { WebSocket } from 'ws';
+import type { ViewerClaims } from '../../../http/viewer-auth/viewer-token.verifier.js';
+import { CLOSE, type CloseCode } from './close-codes.js';
+
+/** What a connection needs from its surroundings: limits, and the clock for flood windows. */
+export interface ConnectionLimits {
+  maxBufferedBytes: number;
+  maxFramesPer10s: number;
+  now(): number;
+}
+
+/** A frame ready to go out: serialized once, sent to many sockets. */
+export type Outbound = string | Buffer;
+
+/**
+ * One local socket: its viewer, its room, the last offset it has seen (so history, replay and live
+ * events never reach it twice), and the guards against floods and slow readers. Kept small: an idle
+ * instance holds tens of thousands of these.
+ */
+export class Connection {
+  /** Highest room offset delivered; -1 while joining (live events queue in `pending` meanwhile). */
+  lastOffset = -1;
+  pending: Array<{ offset: number; data: Outbound; onlyFor: string | null }> | null = [];
+  alive = true;
+  closed = false;
+  /** Frames of one socket are handled one after the other, so a user's messages keep their order. */
+  busy: Promise<void> = Promise.resolve();
+  private windowStart = 0;
+  private frames = 0;
+
+  constructor(
+    readonly socket: WebSocket,
+    readonly claims: ViewerClaims,
+    readonly room: string,
+    readonly ip: string,
+    private readonly limits: ConnectionLimits,
+  ) {}
+
+  get userId() {
+    return this.claims.sub;
+  }
+
+  /**
+   * Sends unless the socket's queue is already over the bound: a reader that does not keep up is
+   * disconnected rather than allowed to grow the server's memory.
+   */
+  send(data: Outbound): boolean {
+    if (this.closed) return false;
+    if (this.socket.bufferedAmount > this.limits.maxBufferedBytes) {
+      this.close(CLOSE.slowConsumer, 'slow consumer');
+      return false;
+    }
+    this.socket.send(data, { binary: false });
+    return true;
+  }
+
+  sendJson(frame: object) {
+    return this.send(JSON.stringify(frame));
+  }
+
+  /** Counts an inbound frame; false (and the socket closed with 4029) past the flood limit. */
+  admitFrame(): boolean {
+    const now = this.limits.now();
+    if (now - this.windowStart >= 10_000) {
+      this.windowStart = now;
+      this.frames = 0;
+    }
+    if (++this.frames > this.limits.maxFramesPer10s) {
+      this.close(CLOSE.flood, 'too many frames');
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * Closes with a code; a socket whose peer does not complete the closing handshake (it may not be
+   * reading at all) is cut by `terminate` from the hub's next keepalive tick.
+   */
+  close(code: CloseCode, reason: string) {
+    if (this.closed) return;
+    this.closed = true;
+    this.alive = false;
+    try {
+      this.socket.close(code, reason);
+    } catch {
+      this.socket.terminate();
+    }
+  }
+}

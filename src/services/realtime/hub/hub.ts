@@ -1,0 +1,147 @@
+import type { Clock, TimerHandle } from '../../../core/ports/index.js';
+import { CLOSE, type CloseCode } from './close-codes.js';
+import type { Connection, Outbound } from './connection.js';
+
+export interface HubOptions {
+  pingIntervalMs: number;
+  authSweepMs: number;
+  maxConnectionsPerIp: number;
+  /** Why a connection may no longer stay (token expired or revoked, session ended, user banned), or null. */
+  check(conn: Connection): { code: CloseCode; reason: string } | null;
+}
+
+/**
+ * This instance's sockets, by room (`chat:<session>`, `captions:<session>`). The hub knows nothing of
+ * chat: it delivers frames, keeps sockets alive, drops dead and unwelcome ones, and closes them all
+ * with 1012 when the process stops. Cross-instance delivery is the relay's job.
+ */
+export class Hub {
+  private readonly rooms = new Map<string, Set<Connection>>();
+  private readonly perIp = new Map<string, number>();
+  private readonly timers: TimerHandle[];
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly opts: HubOptions,
+  ) {
+    this.timers = [clock.setInterval(() => this.keepalive(), opts.pingIntervalMs), clock.setInterval(() => this.sweep(), opts.authSweepMs)];
+  }
+
+  /** Whether one more socket from `ip` is allowed on this instance. */
+  admits(ip: string): boolean {
+    return (this.perIp.get(ip) ?? 0) < this.opts.maxConnectionsPerIp;
+  }
+
+  add(conn: Connection) {
+    let room = this.rooms.get(conn.room);
+    if (!room) this.rooms.set(conn.room, (room = new Set()));
+    room.add(conn);
+    this.perIp.set(conn.ip, (this.perIp.get(conn.ip) ?? 0) + 1);
+    conn.socket.on('pong', () => (conn.alive = true));
+  }
+
+  remove(conn: Connection) {
+    const room = this.rooms.get(conn.room);
+    if (!room?.delete(conn)) return;
+    if (room.size === 0) this.rooms.delete(conn.room);
+    const n = (this.perIp.get(conn.ip) ?? 1) - 1;
+    if (n <= 0) this.perIp.delete(conn.ip);
+    else this.perIp.set(conn.ip, n);
+  }
+
+  has(room: string) {
+    return this.rooms.has(room);
+  }
+
+  members(room: string): Iterable<Connection> {
+    return this.rooms.get(room) ?? [];
+  }
+
+  roomNames(): Iterable<string> {
+    return this.rooms.keys();
+  }
+
+  get size() {
+    let n = 0;
+    for (const r of this.rooms.values()) n += r.size;
+    return n;
+  }
+
+  /**
+   * Delivers an event that carries a room offset. The frame is serialized once by the caller and the
+   * same bytes go to every socket. A socket still joining queues it; a socket that already has it
+   * (from its history or replay) skips it; `onlyFor` limits delivery to one user's sockets (shadow bans).
+   */
+  deliver(room: string, offset: number, data: Outbound, onlyFor: string | null = null) {
+    const members = this.rooms.get(room);
+    if (!members) return;
+    for (const conn of members) {
+      if (conn.pending) {
+        conn.pending.push({ offset, data, onlyFor });
+        continue;
+      }
+      if (offset <= conn.lastOffset) continue;
+      conn.lastOffset = offset;
+      if (onlyFor === null || conn.userId === onlyFor) conn.send(data);
+    }
+  }
+
+  /** Sends a frame with no offset (settings) to every joined socket of a room. */
+  broadcast(room: string, data: Outbound) {
+    for (const conn of this.rooms.get(room) ?? []) if (!conn.pending) conn.send(data);
+  }
+
+  /** Ends the joining phase of a socket: sends what queued after `lastOffset`, in order. */
+  joined(conn: Connection, lastOffset: number) {
+    const queued = conn.pending ?? [];
+    conn.pending = null;
+    conn.lastOffset = lastOffset;
+    queued.sort((a, b) => a.offset - b.offset);
+    for (const q of queued) {
+      if (q.offset <= conn.lastOffset) continue;
+      conn.lastOffset = q.offset;
+      if (q.onlyFor === null || conn.userId === q.onlyFor) conn.send(q.data);
+    }
+  }
+
+  /** Closes every socket of `room` (or those `which` selects) with a code. */
+  closeWhere(room: string, which: (c: Connection) => boolean, code: CloseCode, reason: string) {
+    for (const conn of [...(this.rooms.get(room) ?? [])]) if (which(conn)) conn.close(code, reason);
+  }
+
+  /** Re-checks every socket now (a revocation or ban event arrived). */
+  sweep() {
+    for (const room of this.rooms.values()) {
+      for (const conn of room) {
+        if (conn.closed) continue;
+        const verdict = this.opts.check(conn);
+        if (verdict) conn.close(verdict.code, verdict.reason);
+      }
+    }
+  }
+
+  /**
+   * Tells every client to reconnect elsewhere (1012), waits up to `graceMs` for the closing handshakes,
+   * then cuts what is left, and stops the timers.
+   */
+  async close(graceMs: number) {
+    for (const t of this.timers) t.cancel();
+    for (const room of this.rooms.values()) for (const conn of room) conn.close(CLOSE.serviceRestart, 'server restarting');
+    for (const deadline = this.clock.now() + graceMs; this.size > 0 && this.clock.now() < deadline; ) await this.clock.sleep(20);
+    for (const room of this.rooms.values()) for (const conn of room) conn.socket.terminate();
+  }
+
+  private keepalive() {
+    for (const room of this.rooms.values()) {
+      for (const conn of room) {
+        // No pong since the last ping, or a close the peer never completed: the peer is gone.
+        if (!conn.alive) {
+          conn.socket.terminate();
+          continue;
+        }
+        conn.alive = false;
+        conn.socket.ping();
+      }
+    }
+  }
+}

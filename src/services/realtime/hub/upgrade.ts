@@ -1,0 +1,81 @@
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { AppError } from '../../../core/errors.js';
+import { problemDocument } from '../../../http/problem.js';
+import { selectProtocol } from './socket-gate.js';
+
+/** What a socket route sees of the upgrade request: no Fastify request is kept per socket (memory). */
+export interface UpgradeRequest {
+  params: { session_id: string };
+  query: URLSearchParams;
+  headers: IncomingMessage['headers'];
+  ip: string;
+  url: string;
+}
+
+export interface SocketRoute<A> {
+  /** `/ws/<name>/{session_id}` */
+  name: string;
+  /** Checks run before the upgrade; an AppError becomes the HTTP answer. */
+  admit(req: UpgradeRequest): Promise<A>;
+  connected(socket: WebSocket, admission: A, req: UpgradeRequest): void;
+}
+
+const PATH = /^\/ws\/([a-z]+)\/([^/?#]{1,200})\/?$/;
+
+/**
+ * Takes WebSocket upgrades off the HTTP server and hands them to the socket routes. Done here rather
+ * than through a Fastify route so that an open socket holds no Fastify request, reply or response
+ * objects (an idle instance holds tens of thousands of sockets), and so that a refusal is an HTTP
+ * status with a problem document, which a browser can see.
+ */
+export function attachUpgrades(app: FastifyInstance, opts: { maxPayloadBytes: number; trustProxy: boolean; log: FastifyBaseLogger }, routes: Array<SocketRoute<unknown>>) {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayloadBytes, perMessageDeflate: false, clientTracking: false, handleProtocols: selectProtocol });
+  const byName = new Map(routes.map((r) => [r.name, r]));
+
+  const refuse = (socket: Duplex, url: string, requestId: string, status: number, code: string, detail: string) => {
+    const body = JSON.stringify(problemDocument(status, code, detail, url, requestId));
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `X-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  };
+
+  const onUpgrade = (raw: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    const url = raw.url ?? '/';
+    const requestId = randomUUID();
+    const [path, search = ''] = url.split('?', 2) as [string, string?];
+    const m = PATH.exec(path);
+    const route = m ? byName.get(m[1]!) : undefined;
+    if (!m || !route) return refuse(socket, url, requestId, 404, 'not_found', `No socket at ${path}.`);
+    let sessionId: string;
+    try {
+      sessionId = decodeURIComponent(m[2]!);
+    } catch {
+      return refuse(socket, url, requestId, 400, 'bad_request', 'The session id is not valid percent-encoding.');
+    }
+    const forwarded = raw.headers['x-forwarded-for'];
+    const ip = (opts.trustProxy && typeof forwarded === 'string' && forwarded.split(',')[0]!.trim()) || raw.socket.remoteAddress || 'unknown';
+    const req: UpgradeRequest = { params: { session_id: sessionId }, query: new URLSearchParams(search), headers: raw.headers, ip, url };
+    route.admit(req).then(
+      (admission) => {
+        if (socket.destroyed) return;
+        wss.handleUpgrade(raw, socket, head, (ws) => route.connected(ws, admission, req));
+      },
+      (err: unknown) => {
+        if (err instanceof AppError) return refuse(socket, url, requestId, err.status, err.code, err.message);
+        opts.log.warn({ err, request_id: requestId }, 'socket admission failed');
+        refuse(socket, url, requestId, 503, 'dependency_unavailable', 'The socket could not be admitted now; retry shortly.');
+      },
+    );
+  };
+  app.server.on('upgrade', onUpgrade);
+  app.addHook('preClose', (done) => {
+    app.server.removeListener('upgrade', onUpgrade);
+    done();
+  });
+}

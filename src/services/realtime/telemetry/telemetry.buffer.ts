@@ -1,0 +1,198 @@
+import type { FastifyBaseLogger } from 'fastify';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Clock, Database, TimerHandle } from '../../../core/ports/index.js';
+import { telemetryRepository as repo, type ViewKey, type ViewRow } from './telemetry.repository.js';
+import { computeView, mergeEvents, type StateEvent } from './telemetry.views.js';
+import type { ValidEvent } from './telemetry.validator.js';
+
+/**
+ * Buffered entries (one per pending view plus one per pending state event; heartbeats only move a
+ * pending view's times and take no room). Full → the route answers 503 telemetry_backlog. At ~150
+ * bytes an entry this bounds the buffer near 15 MB. Wanted as STREAMPLANE_TELEMETRY_BUFFER_MAX_ENTRIES.
+ */
+export const BUFFER_MAX_ENTRIES = 100_000;
+/**
+ * How often the buffer is written. The cost of a flush is per distinct view (each view's row is read,
+ * recomputed and rewritten), not per event, so a longer interval folds more of a view's events into
+ * one write; 1 s keeps PGlite well inside the bench target and metrics are at most ~1 s behind.
+ * Wanted as STREAMPLANE_TELEMETRY_FLUSH_MS.
+ */
+export const FLUSH_INTERVAL_MS = 1_000;
+/** A buffer this full is written at once instead of at the next tick. */
+const FLUSH_EARLY_ENTRIES = 20_000;
+/** Views per transaction: bounds statement size and how long rows stay locked. */
+const FLUSH_MAX_VIEWS = 2_000;
+/** State events kept per view (its row is rewritten whole on every flush that touches it). */
+export const VIEW_MAX_STATE_EVENTS = 2_000;
+
+interface PendingView extends ViewKey {
+  events: StateEvent[];
+  first_event_at: number;
+  last_event_at: number;
+}
+
+const keyOf = (e: { sessionId: string; viewerId: string; viewId: string }) => `${e.sessionId}\u0000${e.viewerId}\u0000${e.viewId}`;
+
+export interface BufferMetrics {
+  buffered: Gauge;
+  flushes: Counter<'result'>;
+  flushSeconds: Histogram;
+  dropped: { inc(n: number): void };
+}
+
+export function bufferMetrics(registry: Registry, dropped: { inc(n: number): void }): BufferMetrics {
+  return {
+    buffered: new Gauge({ name: 'streamplane_telemetry_buffered_entries', help: 'Telemetry views and state events accepted but not yet written (pending and in flight).', registers: [registry] }),
+    flushes: new Counter({ name: 'streamplane_telemetry_flushes_total', help: 'Writes of the telemetry buffer by result.', labelNames: ['result'] as const, registers: [registry] }),
+    flushSeconds: new Histogram({ name: 'streamplane_telemetry_flush_duration_seconds', help: 'Time to write one chunk of the telemetry buffer.', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] }),
+    dropped,
+  };
+}
+
+/**
+ * The per-instance write-behind buffer: accepted events are grouped by view in memory and written
+ * every FLUSH_INTERVAL_MS, each touched view's row merged with what is stored and recomputed in one
+ * transaction. A failed write puts the chunk back (its entries never left the count, so the bound
+ * holds) and the next tick retries it; meanwhile a full buffer refuses new batches with 503.
+ */
+export class TelemetryBuffer {
+  #pending = new Map<string, PendingView>();
+  /** Entries pending plus entries in a flush that has not committed. */
+  #entries = 0;
+  #flushing: Promise<void> | null = null;
+  #timer: TimerHandle | null = null;
+  #closed = false;
+
+  constructor(
+    private readonly db: Database,
+    private readonly clock: Clock,
+    private readonly log: FastifyBaseLogger,
+    private readonly metrics: BufferMetrics,
+  ) {}
+
+  start(): void {
+    this.#timer = this.clock.setInterval(() => void this.flush(), FLUSH_INTERVAL_MS);
+  }
+
+  get entries(): number {
+    return this.#entries;
+  }
+
+  /** Whether `n` more events could be taken (each takes at most two entries: a new view and a state event). */
+  hasRoomFor(n: number): boolean {
+    return !this.#closed && this.#entries + 2 * n <= BUFFER_MAX_ENTRIES;
+  }
+
+  add(events: ValidEvent[]): void {
+    for (const e of events) {
+      const k = keyOf(e);
+      let v = this.#pending.get(k);
+      if (!v) {
+        v = { session_id: e.sessionId, viewer_id: e.viewerId, view_id: e.viewId, events: [], first_event_at: e.ts, last_event_at: e.ts };
+        this.#pending.set(k, v);
+        this.#entries++;
+      } else {
+        if (e.ts < v.first_event_at) v.first_event_at = e.ts;
+        if (e.ts > v.last_event_at) v.last_event_at = e.ts;
+      }
+      if (e.state) {
+        v.events.push(e.state);
+        this.#entries++;
+      }
+    }
+    this.metrics.buffered.set(this.#entries);
+    if (this.#entries >= FLUSH_EARLY_ENTRIES && !this.#flushing) void this.flush();
+  }
+
+  /** Writes what is pending now (in chunks); resolves when done or when a chunk failed. */
+  flush(): Promise<void> {
+    if (this.#flushing) return this.#flushing;
+    if (this.#pending.size === 0) return Promise.resolve();
+    this.#flushing = this.#drain().finally(() => {
+      this.#flushing = null;
+    });
+    return this.#flushing;
+  }
+
+  /** Stops the timer and writes everything still buffered (called from onClose, before the database closes). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#timer?.cancel();
+    // Wait for a flush in progress, then drain; stop at the first failure instead of spinning on a dead database.
+    await this.#flushing;
+    let before = -1;
+    while (this.#pending.size > 0 && this.#entries !== before) {
+      before = this.#entries;
+      await this.flush();
+    }
+    if (this.#pending.size > 0) this.log.error({ entries: this.#entries, views: this.#pending.size }, 'telemetry buffer not written at shutdown: these events are lost');
+  }
+
+  async #drain(): Promise<void> {
+    // Only what was pending when the flush began: a steady stream must not keep one flush going forever.
+    let chunks = Math.ceil(this.#pending.size / FLUSH_MAX_VIEWS);
+    while (chunks-- > 0 && this.#pending.size > 0) {
+      const chunk: PendingView[] = [];
+      for (const [k, v] of this.#pending) {
+        chunk.push(v);
+        this.#pending.delete(k);
+        if (chunk.length >= FLUSH_MAX_VIEWS) break;
+      }
+      const taken = chunk.reduce((n, v) => n + 1 + v.events.length, 0);
+      const stop = this.metrics.flushSeconds.startTimer();
+      try {
+        await this.#write(chunk);
+        this.#entries -= taken;
+        this.metrics.flushes.inc({ result: 'ok' });
+      } catch (err) {
+        this.#putBack(chunk);
+        this.metrics.flushes.inc({ result: 'failed' });
+        this.log.warn({ err, views: chunk.length, entries: taken }, 'telemetry flush failed; kept for the next attempt');
+        return;
+      } finally {
+        stop();
+        this.metrics.buffered.set(this.#entries);
+      }
+    }
+  }
+
+  #putBack(chunk: PendingView[]): void {
+    for (const v of chunk) {
+      const k = keyOf({ sessionId: v.session_id, viewerId: v.viewer_id, viewId: v.view_id });
+      const newer = this.#pending.get(k);
+      if (!newer) {
+        this.#pending.set(k, v);
+        continue;
+      }
+      // Events that arrived during the failed write: merge them in, and the merged view takes one entry.
+      newer.events = v.events.concat(newer.events);
+      newer.first_event_at = Math.min(newer.first_event_at, v.first_event_at);
+      newer.last_event_at = Math.max(newer.last_event_at, v.last_event_at);
+      this.#entries--;
+    }
+  }
+
+  async #write(chunk: PendingView[]): Promise<void> {
+    chunk.sort((a, b) => (a.session_id < b.session_id ? -1 : a.session_id > b.session_id ? 1 : a.viewer_id < b.viewer_id ? -1 : a.viewer_id > b.viewer_id ? 1 : a.view_id < b.view_id ? -1 : a.view_id > b.view_id ? 1 : 0));
+    const byKey = new Map(chunk.map((v) => [keyOf({ sessionId: v.session_id, viewerId: v.viewer_id, viewId: v.view_id }), v]));
+    let dropped = 0;
+    await this.db.transaction(async (tx) => {
+      const stored = await repo.lockViews(tx, chunk.map((v) => ({ session_id: v.session_id, viewer_id: v.viewer_id, view_id: v.view_id, first_event_at: v.first_event_at, last_event_at: v.last_event_at })));
+      const rows: ViewRow[] = [];
+      for (const s of stored) {
+        const p = byKey.get(keyOf({ sessionId: s.session_id, viewerId: s.viewer_id, viewId: s.view_id }));
+        if (!p) continue;
+        const merged = mergeEvents(s.events, p.events, VIEW_MAX_STATE_EVENTS);
+        dropped += merged.dropped;
+        const first = Math.min(s.first_event_at, p.first_event_at);
+        const last = Math.max(s.last_event_at, p.last_event_at);
+        rows.push({ ...s, events: merged.events, first_event_at: first, last_event_at: last, metrics: computeView(merged.events, first, last) });
+      }
+      await repo.updateViews(tx, rows);
+    });
+    if (dropped > 0) {
+      this.metrics.dropped.inc(dropped);
+      this.log.warn({ dropped }, `telemetry state events dropped: views are capped at ${VIEW_MAX_STATE_EVENTS}`);
+    }
+  }
+}

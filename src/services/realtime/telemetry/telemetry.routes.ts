@@ -1,0 +1,215 @@
+import type { Static } from '@sinclair/typebox';
+import type { FastifyPluginAsync, onRequestAsyncHookHandler } from 'fastify';
+import { Counter, type Registry } from 'prom-client';
+import { AppError, badRequest, forbidden, notFound } from '../../../core/errors.js';
+import type { Clock, Database } from '../../../core/ports/index.js';
+import { SessionCache } from './session.cache.js';
+import { BatchResult, EventBatch, MetricsParams, MetricsQuery, REJECTION_REASONS, TelemetryEvent, TelemetryMetrics, type MetricsGroup, type RejectionReason } from './telemetry.schemas.js';
+import { bufferMetrics, FLUSH_INTERVAL_MS, TelemetryBuffer } from './telemetry.buffer.js';
+import { telemetryRepository as repo, type Aggregate } from './telemetry.repository.js';
+import { checkEvent, parseTs, type ValidEvent } from './telemetry.validator.js';
+
+export interface TelemetryLimits {
+  maxBatchEvents: number;
+  maxEventBytes: number;
+  bodyLimitBytes: number;
+  maxAgeSeconds: number;
+  maxFutureMs: number;
+}
+
+interface Options {
+  db: Database;
+  clock: Clock;
+  registry: Registry;
+  operator: onRequestAsyncHookHandler;
+  viewerOrOperator: onRequestAsyncHookHandler;
+  limits: TelemetryLimits;
+}
+
+/** A view with an event this recent (by event ts) and not ended or paused is a concurrent viewer: six 10 s heartbeats. */
+export const CONCURRENT_WINDOW_MS = 60_000;
+const BREAKDOWN_MAX_GROUPS = 50;
+/** Bounds of ?from= / ?to= that both databases store. */
+const MIN_WINDOW_MS = Date.UTC(1970, 0, 1);
+const MAX_WINDOW_MS = Date.UTC(9999, 11, 31);
+
+type Outcome = 'accepted' | 'duplicate' | 'backlog' | 'dropped_view_full' | RejectionReason;
+
+const P = { $ref: 'Problem#' };
+const tags = ['telemetry'];
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const pct = (n: number, d: number) => (d > 0 ? (100 * n) / d : null);
+
+function present(a: Aggregate) {
+  return {
+    views: a.views,
+    unique_viewers: a.unique_viewers,
+    concurrent_viewers: a.concurrent,
+    video_startup_time_ms: { p50: a.startup_p50, p95: a.startup_p95, samples: a.startup_samples },
+    watch_time_ms: a.watch_ms,
+    playing_time_ms: a.playing_ms,
+    rebuffer_time_ms: a.rebuffer_ms,
+    rebuffer_count: a.rebuffer_count,
+    rebuffer_percentage: pct(a.rebuffer_ms, a.watch_ms),
+    rebuffer_frequency_per_minute: a.watch_ms > 0 ? a.rebuffer_count / (a.watch_ms / 60_000) : null,
+    playback_failures: a.failures,
+    playback_failure_percentage: pct(a.failures, a.views),
+    exits_before_video_start: a.exits,
+    exits_before_video_start_percentage: pct(a.exits, a.views),
+    average_bitrate_bps: a.bitrate_ms > 0 ? a.bitrate_weighted / a.bitrate_ms : null,
+  };
+}
+
+const EMPTY: Aggregate = {
+  value: null, views: 0, unique_viewers: 0, concurrent: 0, startup_p50: null, startup_p95: null, startup_samples: 0, watch_ms: 0, playing_ms: 0,
+  rebuffer_ms: 0, rebuffer_count: 0, failures: 0, exits: 0, bitrate_weighted: 0, bitrate_ms: 0,
+};
+
+/**
+ * Player QoE telemetry: `POST /api/v1/telemetry/events` takes batches from players (viewer token) and
+ * server-side collectors (operator key) into a per-instance write-behind buffer (telemetry.buffer.ts);
+ * `GET /api/v1/telemetry/metrics/{session_id}` aggregates the stored per-view rows with Mux Data's
+ * definitions (docs/telemetry.md).
+ */
+export const telemetryRoutes: FastifyPluginAsync<Options> = async (app, { db, clock, registry, operator, viewerOrOperator, limits }) => {
+  const log = app.log.child({ feature: 'telemetry' });
+  const events = new Counter({ name: 'streamplane_telemetry_events_total', help: 'Telemetry events received, by outcome (accepted, duplicate, backlog, dropped_view_full or the rejection reason).', labelNames: ['outcome'] as const, registers: [registry] });
+  // Pre-labelled children: labelling per event would hash the label set on the hot path.
+  const outcomes = new Map<Outcome, { inc(n?: number): void }>();
+  for (const o of ['accepted', 'duplicate', 'backlog', 'dropped_view_full', ...REJECTION_REASONS] as Outcome[]) outcomes.set(o, events.labels({ outcome: o }));
+  const count = (o: Outcome, n: number) => {
+    if (n > 0) outcomes.get(o)!.inc(n);
+  };
+  const buffer = new TelemetryBuffer(db, clock, log, bufferMetrics(registry, { inc: (n) => count('dropped_view_full', n) }));
+  const sessions = new SessionCache(db, clock);
+  buffer.start();
+  app.addHook('onClose', () => buffer.close());
+
+  app.addSchema(TelemetryEvent);
+  app.addSchema(BatchResult);
+  app.addSchema(TelemetryMetrics);
+  const eventLimits = { maxEventBytes: limits.maxEventBytes, maxAgeMs: limits.maxAgeSeconds * 1000, maxFutureMs: limits.maxFutureMs };
+
+  app.post('/api/v1/telemetry/events', {
+    onRequest: viewerOrOperator,
+    bodyLimit: limits.bodyLimitBytes,
+    // The body schema documents the format; events are checked one by one in the handler, so that a
+    // bad event is rejected alone (with its reason) instead of failing the whole batch.
+    validatorCompiler: () => () => true,
+    schema: {
+      tags,
+      summary: 'Report a batch of player events (QoE); 202 with per-event rejections',
+      description:
+        'Authenticated by a viewer access token (every event must carry its `sid` and `sub`) or an operator API key (server-side collectors). ' +
+        'A bad event is rejected alone, with its index and reason; an event_id sent twice counts once. Accepted events are written within about a second. ' +
+        '413 when the batch has more than STREAMPLANE_TELEMETRY_MAX_BATCH_EVENTS events or the body exceeds STREAMPLANE_TELEMETRY_BODY_LIMIT_BYTES; 503 telemetry_backlog (with Retry-After) when this instance cannot buffer more.',
+      security: [{ viewerToken: [] }, { operatorKey: [] }],
+      body: EventBatch,
+      response: { 202: { $ref: 'TelemetryBatchResult#' }, 400: P, 401: P, 403: P, 413: P, 415: P, 503: P },
+    },
+  }, async (req, reply) => {
+    const body = req.body;
+    if (!isPlainObject(body) || !Array.isArray(body.events)) throw badRequest('invalid_batch', 'The body must be a JSON object {"events": [ … ]}.');
+    for (const k in body) if (k !== 'events') throw badRequest('invalid_batch', `Unknown field ${JSON.stringify(k.slice(0, 70))}: the body is {"events": [ … ]}.`);
+    const raw = body.events as unknown[];
+    if (raw.length > limits.maxBatchEvents) throw new AppError(413, 'batch_too_large', `A batch holds at most ${limits.maxBatchEvents} events; this one has ${raw.length}. Split it.`, { max_batch_events: limits.maxBatchEvents });
+    const viewer = req.viewer;
+    if (viewer && !viewer.scope.split(' ').includes('view')) throw forbidden('insufficient_scope', 'Telemetry needs a viewer token with the view scope.');
+    if (!buffer.hasRoomFor(raw.length)) {
+      count('backlog', raw.length);
+      reply.header('retry-after', String(Math.ceil(FLUSH_INTERVAL_MS / 1000)));
+      throw new AppError(503, 'telemetry_backlog', 'This instance has more telemetry waiting to be written than it buffers; retry the same batch shortly.');
+    }
+
+    const now = clock.now();
+    const checked: Array<ValidEvent | { reason: RejectionReason; detail: string }> = new Array(raw.length);
+    const sessionIds = new Set<string>();
+    for (let i = 0; i < raw.length; i++) {
+      const c = checkEvent(raw[i], now, eventLimits);
+      if (!c.ok) checked[i] = { reason: c.reason, detail: c.detail };
+      else if (viewer && c.event.sessionId !== viewer.sid) checked[i] = { reason: 'forbidden_session', detail: 'session_id is not the session of the viewer token' };
+      else if (viewer && c.event.viewerId !== viewer.sub) checked[i] = { reason: 'forbidden_viewer', detail: 'viewer_id is not the viewer of the viewer token' };
+      else {
+        checked[i] = c.event;
+        sessionIds.add(c.event.sessionId);
+      }
+    }
+    const known = sessionIds.size > 0 ? await sessions.existing(sessionIds) : sessionIds;
+
+    const result: BatchResult = { accepted: 0, rejected: 0, duplicates: 0, errors: [] };
+    const accepted: ValidEvent[] = [];
+    const seen = new Set<string>();
+    for (let i = 0; i < checked.length; i++) {
+      const c = checked[i]!;
+      if ('reason' in c) {
+        result.errors.push({ index: i, reason: c.reason, detail: c.detail });
+        count(c.reason, 1);
+        continue;
+      }
+      if (!known.has(c.sessionId)) {
+        result.errors.push({ index: i, reason: 'unknown_session', detail: `session ${c.sessionId} does not exist` });
+        count('unknown_session', 1);
+        continue;
+      }
+      result.accepted++;
+      const dedupe = `${c.sessionId}\u0000${c.eventId}`;
+      if (seen.has(dedupe)) {
+        result.duplicates++;
+        continue;
+      }
+      seen.add(dedupe);
+      accepted.push(c);
+    }
+    result.rejected = result.errors.length;
+    buffer.add(accepted);
+    count('accepted', accepted.length);
+    count('duplicate', result.duplicates);
+    return reply.code(202).send(result);
+  });
+
+  app.get('/api/v1/telemetry/metrics/:session_id', {
+    onRequest: operator,
+    schema: {
+      tags,
+      summary: 'QoE metrics of a session (Mux Data definitions), optionally in a time window and by a dimension',
+      description: 'Aggregates the stored views that started in [from, to). Definitions and their sources: docs/telemetry.md. Operator key only: the numbers cover every viewer of the session.',
+      security: [{ operatorKey: [] }],
+      params: MetricsParams,
+      querystring: MetricsQuery,
+      response: { 200: { $ref: 'TelemetryMetrics#' }, 400: P, 401: P, 404: P },
+    },
+  }, async (req) => {
+    const { session_id: sessionId } = req.params as Static<typeof MetricsParams>;
+    const q = req.query as MetricsQuery;
+    const bound = (name: 'from' | 'to', v: string | undefined): Date | null => {
+      if (v === undefined) return null;
+      const ms = parseTs(v);
+      if (ms === null || ms < MIN_WINDOW_MS || ms > MAX_WINDOW_MS) throw badRequest('invalid_window', `${name} must be an RFC 3339 date-time between 1970 and 9999.`);
+      return new Date(ms);
+    };
+    const from = bound('from', q.from);
+    const to = bound('to', q.to);
+    if (from && to && from >= to) throw badRequest('invalid_window', 'from must be before to.');
+    if (!(await sessions.existing([sessionId])).has(sessionId)) throw notFound('session', sessionId);
+
+    const now = clock.now();
+    const base = { sessionId, from, to, activeSince: new Date(now - CONCURRENT_WINDOW_MS), limit: BREAKDOWN_MAX_GROUPS };
+    const [overall] = await repo.aggregate(db, base);
+    const out: Static<typeof TelemetryMetrics> = {
+      session_id: sessionId,
+      from: from?.toISOString() ?? null,
+      to: to?.toISOString() ?? null,
+      as_of: new Date(now).toISOString(),
+      ...present(overall ?? EMPTY),
+    };
+    if (q.dimension) {
+      const groups = await repo.aggregate(db, { ...base, dimension: q.dimension });
+      out.breakdown = { dimension: q.dimension, groups: groups.map((g): MetricsGroup => ({ value: g.value, ...present(g) })) };
+    }
+    return out;
+  });
+};
