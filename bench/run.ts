@@ -1,10 +1,12 @@
 import { progress } from './lib/report.js';
+import { chatFanout } from './scenarios/chat-fanout.js';
 import { ingestFailover } from './scenarios/ingest-failover.js';
 import { onPublish } from './scenarios/on-publish.js';
 import { sessionsStart } from './scenarios/sessions-start.js';
 import { statsParse } from './scenarios/stats-parse.js';
 import { startup } from './scenarios/startup.js';
 import { validateToken } from './scenarios/validate-token.js';
+import { wsMemory } from './scenarios/ws-memory.js';
 
 /**
  * `npm run bench [-- scenario…]`: runs the named scenarios (default: all) one after the other and
@@ -18,6 +20,8 @@ const SCENARIOS: Record<string, () => Promise<void>> = {
   stats_parse: statsParse,
   ingest_failover: ingestFailover,
   on_publish: onPublish,
+  chat_fanout: chatFanout,
+  ws_memory: wsMemory,
 };
 
 const asked = process.argv.slice(2);
