@@ -43,13 +43,15 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 const pct = (n: number, d: number) => (d > 0 ? (100 * n) / d : null);
+/** Percentiles to the microsecond: interpolation leaves float noise (3849.9999999999995) otherwise. */
+const us = (ms: number | null) => (ms === null ? null : Math.round(ms * 1000) / 1000);
 
 function present(a: Aggregate) {
   return {
     views: a.views,
     unique_viewers: a.unique_viewers,
     concurrent_viewers: a.concurrent,
-    video_startup_time_ms: { p50: a.startup_p50, p95: a.startup_p95, samples: a.startup_samples },
+    video_startup_time_ms: { p50: us(a.startup_p50), p95: us(a.startup_p95), samples: a.startup_samples },
     watch_time_ms: a.watch_ms,
     playing_time_ms: a.playing_ms,
     rebuffer_time_ms: a.rebuffer_ms,
