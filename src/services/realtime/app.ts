@@ -10,6 +10,7 @@ import { ChatService } from './chat/chat.service.js';
 import { ReviewClient } from './chat/review.client.js';
 import { eventLogRepository } from './events/event-log.repository.js';
 import { Hub } from './hub/hub.js';
+import type { AnySocketRoute } from './hub/socket-route.js';
 import { attachUpgrades } from './hub/upgrade.js';
 import { CLOSE } from './hub/close-codes.js';
 import { eventStreamRoutes } from './events/event-stream.routes.js';
@@ -77,7 +78,10 @@ export const realtimeService: FastifyPluginAsync<RealtimeServiceOptions> = async
   });
   const limits = { maxBufferedBytes: ws.maxBufferedBytes, maxFramesPer10s: ws.maxFramesPer10s, now: () => clock.now() };
   const gate = { hub, verifier: viewerTokens, allowedOrigins: ws.allowedOrigins };
-  attachUpgrades(app, { maxPayloadBytes: ws.maxPayloadBytes, trustProxy, log }, [chatSocketRoute({ chat, hub, gate, limits, log }) as never]);
+  const socketRoutes: AnySocketRoute[] = [chatSocketRoute({ chat, hub, gate, limits, log })];
+  // ---- captions: wired here (captions/) ----
+  // ---- end captions ----
+  attachUpgrades(app, { maxPayloadBytes: ws.maxPayloadBytes, trustProxy, log }, socketRoutes);
 
   // A revocation or an ended session closes sockets at once (after the registry has applied it).
   const sweepSoon = () => void clock.setTimeout(() => hub.sweep(), 10);

@@ -7,7 +7,7 @@ import { Connection, type ConnectionLimits } from '../hub/connection.js';
 import { BadFrame } from '../hub/frames.js';
 import type { Hub } from '../hub/hub.js';
 import { admitSocket, type SocketGateOptions } from '../hub/socket-gate.js';
-import type { SocketRoute, UpgradeRequest } from '../hub/upgrade.js';
+import type { SocketRoute, UpgradeRequest } from '../hub/socket-route.js';
 import { parseChatFrame, type ChatFrame } from './chat.frames.js';
 import { chatRoom, type ChatService, type Moderation } from './chat.service.js';
 

@@ -1,16 +1,9 @@
 import { AppError, forbidden, unauthorized } from '../../../core/errors.js';
 import { hasScope, type Scope, type ViewerClaims, type ViewerTokenVerifier } from '../../../http/viewer-auth/viewer-token.verifier.js';
 import type { Hub } from './hub.js';
-import type { UpgradeRequest } from './upgrade.js';
+import type { UpgradeRequest } from './socket-route.js';
 
-/** The subprotocol a client offers beside `bearer.<token>`, and the one the server selects. */
-export const SUBPROTOCOL = 'streamplane.v1';
 const BEARER_PROTOCOL = /^bearer\.(\S{1,4096})$/;
-
-/** Picks `streamplane.v1` when offered (ws calls this during the upgrade). */
-export function selectProtocol(offered: Set<string>): string | false {
-  return offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false;
-}
 
 function tokenOf(req: UpgradeRequest): string | null {
   const q = req.query.get('access_token');

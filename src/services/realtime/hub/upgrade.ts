@@ -2,27 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer } from 'ws';
 import { AppError } from '../../../core/errors.js';
 import { problemDocument } from '../../../http/problem.js';
-import { selectProtocol } from './socket-gate.js';
-
-/** What a socket route sees of the upgrade request: no Fastify request is kept per socket (memory). */
-export interface UpgradeRequest {
-  params: { session_id: string };
-  query: URLSearchParams;
-  headers: IncomingMessage['headers'];
-  ip: string;
-  url: string;
-}
-
-export interface SocketRoute<A> {
-  /** `/ws/<name>/{session_id}` */
-  name: string;
-  /** Checks run before the upgrade; an AppError becomes the HTTP answer. */
-  admit(req: UpgradeRequest): Promise<A>;
-  connected(socket: WebSocket, admission: A, req: UpgradeRequest): void;
-}
+import { selectProtocol, type AnySocketRoute, type UpgradeRequest } from './socket-route.js';
 
 const PATH = /^\/ws\/([a-z]+)\/([^/?#]{1,200})\/?$/;
 
@@ -32,7 +15,7 @@ const PATH = /^\/ws\/([a-z]+)\/([^/?#]{1,200})\/?$/;
  * objects (an idle instance holds tens of thousands of sockets), and so that a refusal is an HTTP
  * status with a problem document, which a browser can see.
  */
-export function attachUpgrades(app: FastifyInstance, opts: { maxPayloadBytes: number; trustProxy: boolean; log: FastifyBaseLogger }, routes: Array<SocketRoute<unknown>>) {
+export function attachUpgrades(app: FastifyInstance, opts: { maxPayloadBytes: number; trustProxy: boolean; log: FastifyBaseLogger }, routes: AnySocketRoute[]) {
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayloadBytes, perMessageDeflate: false, clientTracking: false, handleProtocols: selectProtocol });
   const byName = new Map(routes.map((r) => [r.name, r]));
 
