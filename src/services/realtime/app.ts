@@ -5,6 +5,7 @@ import type { RealtimeConfig } from '../../config/config.js';
 import type { EventName } from '../../core/events.js';
 import type { Backends, TimerHandle, Unsubscribe } from '../../core/ports/index.js';
 import type { ViewerTokenVerifier } from '../../http/viewer-auth/viewer-token.verifier.js';
+import { chatRoutes } from './chat/chat.routes.js';
 import { chatSocketRoute } from './chat/chat.socket.js';
 import { ChatService } from './chat/chat.service.js';
 import { ReviewClient } from './chat/review.client.js';
@@ -76,6 +77,7 @@ export const realtimeService: FastifyPluginAsync<RealtimeServiceOptions> = async
     db, bus, clock, rateLimits, hub, log, cfg: config.chat, gapMs: RELAY_GAP_MS,
     review: config.chat.review ? new ReviewClient(config.chat.review, clock, log) : null,
   });
+  await app.register(chatRoutes, { db, chat, operator });
   const limits = { maxBufferedBytes: ws.maxBufferedBytes, maxFramesPer10s: ws.maxFramesPer10s, now: () => clock.now() };
   const gate = { hub, verifier: viewerTokens, allowedOrigins: ws.allowedOrigins };
   const socketRoutes: AnySocketRoute[] = [chatSocketRoute({ chat, hub, gate, limits, log })];
