@@ -190,7 +190,7 @@ describe('chat operator endpoints', () => {
     const seen: Array<{ text: string; deleted: boolean }> = [];
     let cursor: string | null = null;
     do {
-      const res = await t.app.inject({ url: `/api/v1/chat/${sid}/messages?limit=2${cursor ? `&cursor=${cursor}` : ''}`, headers: operator() });
+      const res: { statusCode: number; json(): { data: Array<{ text: string; deleted: boolean }>; next_cursor: string | null } } = await t.app.inject({ url: `/api/v1/chat/${sid}/messages?limit=2${cursor ? `&cursor=${cursor}` : ''}`, headers: operator() });
       expect(res.statusCode).toBe(200);
       seen.push(...res.json().data);
       cursor = res.json().next_cursor;

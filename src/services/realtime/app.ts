@@ -8,12 +8,16 @@ import type { ViewerTokenVerifier } from '../../http/viewer-auth/viewer-token.ve
 import { chatRoutes } from './chat/chat.routes.js';
 import { chatSocketRoute } from './chat/chat.socket.js';
 import { ChatService } from './chat/chat.service.js';
+import { captionsSocketRoute } from './captions/captions.socket.js';
+import { CaptionsService } from './captions/captions.service.js';
+import { captionsRoutes } from './captions/captions.routes.js';
 import { ReviewClient } from './chat/review.client.js';
 import { eventLogRepository } from './events/event-log.repository.js';
 import { Hub } from './hub/hub.js';
 import type { AnySocketRoute } from './hub/socket-route.js';
 import { attachUpgrades } from './hub/upgrade.js';
 import { CLOSE } from './hub/close-codes.js';
+import { createRealtimeMetrics } from './realtime.metrics.js';
 import { eventStreamRoutes } from './events/event-stream.routes.js';
 import { telemetryRoutes } from './telemetry/telemetry.routes.js';
 
@@ -73,15 +77,22 @@ export const realtimeService: FastifyPluginAsync<RealtimeServiceOptions> = async
       return null;
     },
   });
+  const metrics = createRealtimeMetrics(registry, () => hub);
   const chat = new ChatService({
-    db, bus, clock, rateLimits, hub, log, cfg: config.chat, gapMs: RELAY_GAP_MS,
+    db, bus, clock, rateLimits, hub, log, cfg: config.chat, gapMs: RELAY_GAP_MS, messages: metrics.chatMessages,
     review: config.chat.review ? new ReviewClient(config.chat.review, clock, log) : null,
   });
   await app.register(chatRoutes, { db, chat, operator });
-  const limits = { maxBufferedBytes: ws.maxBufferedBytes, maxFramesPer10s: ws.maxFramesPer10s, now: () => clock.now() };
+  const limits = { maxBufferedBytes: ws.maxBufferedBytes, maxFramesPer10s: ws.maxFramesPer10s, now: () => clock.now(), onServerClose: metrics.socketClosed };
   const gate = { hub, verifier: viewerTokens, allowedOrigins: ws.allowedOrigins };
   const socketRoutes: AnySocketRoute[] = [chatSocketRoute({ chat, hub, gate, limits, log })];
   // ---- captions: wired here (captions/) ----
+  const captions = new CaptionsService({ db, bus, clock, hub, log, cfg: config.captions, gapMs: RELAY_GAP_MS });
+  socketRoutes.push(captionsSocketRoute({ captions, hub, gate, limits, log }));
+  subscriptions.push(await bus.subscribe('captions.cue', (e) => captions.onEvent(e)));
+  await app.register(captionsRoutes, { captions, viewerOrOperator });
+  // After preClose has closed the sockets: no relay timer may outlive the app.
+  app.addHook('onClose', async () => captions.relay.close());
   // ---- end captions ----
   attachUpgrades(app, { maxPayloadBytes: ws.maxPayloadBytes, trustProxy, log }, socketRoutes);
 

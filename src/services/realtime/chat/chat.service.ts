@@ -59,6 +59,7 @@ export interface ChatServiceDeps {
   review: ReviewClient | null;
   /** How long the relay waits for a missing offset before reading it from the database. */
   gapMs: number;
+  messages?: { inc(labels: { outcome: string }): void };
 }
 
 /**
@@ -134,6 +135,17 @@ export class ChatService {
   // ---- sending -----------------------------------------------------------------------------------
 
   async send(claims: ViewerClaims, text: string): Promise<{ id: string; offset: number }> {
+    try {
+      const stored = await this.store(claims, text);
+      this.d.messages?.inc({ outcome: 'stored' });
+      return stored;
+    } catch (err) {
+      this.d.messages?.inc({ outcome: err instanceof AppError ? err.code : 'error' });
+      throw err;
+    }
+  }
+
+  private async store(claims: ViewerClaims, text: string): Promise<{ id: string; offset: number }> {
     const { sid, sub } = claims;
     if (!hasScope(claims, 'chat')) throw new ChatRefusal('forbidden', 'Sending needs the chat scope.');
     this.checkLength(text);

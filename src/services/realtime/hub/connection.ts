@@ -7,6 +7,8 @@ export interface ConnectionLimits {
   maxBufferedBytes: number;
   maxFramesPer10s: number;
   now(): number;
+  /** Told of every close the server decides (metrics). */
+  onServerClose?(code: number): void;
 }
 
 /** A frame ready to go out: serialized once, sent to many sockets. */
@@ -35,6 +37,13 @@ export class Connection {
     readonly ip: string,
     private readonly limits: ConnectionLimits,
   ) {}
+
+  /** Cuts a peer that cannot be closed politely (no pong, or a close it never answered). */
+  terminate() {
+    if (!this.closed) this.limits.onServerClose?.(1006);
+    this.closed = true;
+    this.socket.terminate();
+  }
 
   get userId() {
     return this.claims.sub;
@@ -80,6 +89,7 @@ export class Connection {
     if (this.closed) return;
     this.closed = true;
     this.alive = false;
+    this.limits.onServerClose?.(code);
     try {
       this.socket.close(code, reason);
     } catch {

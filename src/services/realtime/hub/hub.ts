@@ -136,7 +136,7 @@ export class Hub {
       for (const conn of room) {
         // No pong since the last ping, or a close the peer never completed: the peer is gone.
         if (!conn.alive) {
-          conn.socket.terminate();
+          conn.terminate();
           continue;
         }
         conn.alive = false;
