@@ -5,6 +5,7 @@ import { onPublish } from './scenarios/on-publish.js';
 import { sessionsStart } from './scenarios/sessions-start.js';
 import { statsParse } from './scenarios/stats-parse.js';
 import { startup } from './scenarios/startup.js';
+import { telemetry } from './scenarios/telemetry.js';
 import { validateToken } from './scenarios/validate-token.js';
 import { wsMemory } from './scenarios/ws-memory.js';
 
@@ -22,6 +23,7 @@ const SCENARIOS: Record<string, () => Promise<void>> = {
   on_publish: onPublish,
   chat_fanout: chatFanout,
   ws_memory: wsMemory,
+  telemetry,
 };
 
 const asked = process.argv.slice(2);

@@ -3214,6 +3214,834 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/chat/{session_id}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A room's messages, oldest first (cursor-paginated), including deleted and shadow-banned ones, flagged */
+        get: {
+            parameters: {
+                query: {
+                    limit: number;
+                    cursor?: string;
+                };
+                header?: never;
+                path: {
+                    /** @description Session id (ses_…) */
+                    session_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                id: string;
+                                offset: number;
+                                user_id: string;
+                                text: string;
+                                /** Format: date-time */
+                                ts: string;
+                                deleted: boolean;
+                                /** @description Sent by a shadow-banned user: only that user saw it. */
+                                shadow: boolean;
+                            }[];
+                            next_cursor: string | null;
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/chat/{session_id}/moderation-log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every moderation action in a room, oldest first (cursor-paginated) */
+        get: {
+            parameters: {
+                query: {
+                    limit: number;
+                    cursor?: string;
+                };
+                header?: never;
+                path: {
+                    /** @description Session id (ses_…) */
+                    session_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                id: string;
+                                action: string;
+                                actor: string;
+                                target_user_id: string | null;
+                                target_message_id: string | null;
+                                detail: {
+                                    [key: string]: unknown;
+                                };
+                                /** Format: date-time */
+                                at: string;
+                            }[];
+                            next_cursor: string | null;
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/chat/{session_id}/messages/{message_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a message: every member gets `deleted` */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Session id (ses_…) */
+                    session_id: string;
+                    message_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description RFC 9457 problem document */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/chat/{session_id}/bans": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Ban (or shadow-ban) a user: their sockets close with 4003 on every instance */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Session id (ses_…) */
+                    session_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        user_id: string;
+                        /** @description Shadow ban: the user keeps chatting, no one else sees it. */
+                        shadow?: boolean;
+                        reason?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description RFC 9457 problem document */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/chat/{session_id}/bans/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Lift a user's ban, shadow ban and timeout */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Session id (ses_…) */
+                    session_id: string;
+                    user_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description RFC 9457 problem document */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/chat/{session_id}/timeouts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Time a user out: they cannot send for `seconds` */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Session id (ses_…) */
+                    session_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        user_id: string;
+                        seconds: number;
+                        reason?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description RFC 9457 problem document */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/chat/{session_id}/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A room's slow mode and blocklist */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Session id (ses_…) */
+                    session_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            slow_mode_seconds: number;
+                            /** @description Words, or patterns where * matches any run of letters or digits (docs/protocol.md). */
+                            blocked_terms: string[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change a room's slow mode or blocklist (every instance applies it at once) */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Session id (ses_…) */
+                    session_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        slow_mode_seconds?: number;
+                        /** @description Words, or patterns where * matches any run of letters or digits (docs/protocol.md). */
+                        blocked_terms?: string[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            slow_mode_seconds: number;
+                            /** @description Words, or patterns where * matches any run of letters or digits (docs/protocol.md). */
+                            blocked_terms: string[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/v1/sessions/{id}/captions.vtt": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The captions of a session as a WebVTT file
+         * @description Every stored cue of the session (live or ended), in start order, as WebVTT (cue identifiers are the cues' `seq`). A viewer access token must be for this session and carry `view` or `publish_captions`; an operator API key reads any session. One file is best one language: pass `lang`.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Only cues in this language: `en` matches `en`, `en-US`, `en-GB` (RFC 4647 basic filtering, case-insensitive). Without it, every cue of every language. */
+                    lang?: string;
+                };
+                header?: never;
+                path: {
+                    /** @description Session id (ses_…) */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description WebVTT */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/vtt": string;
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/telemetry/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Report a batch of player events (QoE); 202 with per-event rejections
+         * @description Authenticated by a viewer access token (every event must carry its `sid` and `sub`) or an operator API key (server-side collectors). A bad event is rejected alone, with its index and reason; an event_id sent twice counts once. Accepted events are written within about a second. 413 when the batch has more than STREAMPLANE_TELEMETRY_MAX_BATCH_EVENTS events or the body exceeds STREAMPLANE_TELEMETRY_BODY_LIMIT_BYTES; 503 telemetry_backlog (with Retry-After) when this instance cannot buffer more.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description At most STREAMPLANE_TELEMETRY_MAX_BATCH_EVENTS events (default 500). */
+                        events: components["schemas"]["TelemetryEvent"][];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["TelemetryBatchResult"];
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/telemetry/metrics/{session_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * QoE metrics of a session (Mux Data definitions), optionally in a time window and by a dimension
+         * @description Aggregates the stored views that started in [from, to). Definitions and their sources: docs/telemetry.md. Operator key only: the numbers cover every viewer of the session.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Only views that started at or after this instant */
+                    from?: string;
+                    /** @description Only views that started before this instant */
+                    to?: string;
+                    /** @description Also break the metrics down by this dimension (from view_start data) */
+                    dimension?: "device" | "os" | "browser" | "country" | "player" | "cdn";
+                };
+                header?: never;
+                path: {
+                    session_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["TelemetryMetrics"];
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem document */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -3465,6 +4293,119 @@ export interface components {
             live_at: string | null;
             ended_at: string | null;
             end_reason: string | null;
+        };
+        TelemetryEvent: {
+            /** @description Unique per event (a UUID is fine); an event sent twice counts once. */
+            event_id: string;
+            /** @description The session being watched; must be the token's `sid` with a viewer token. */
+            session_id: string;
+            /** @description The viewer; must be the token's `sub` with a viewer token. */
+            viewer_id: string;
+            /** @description One playback attempt (a Mux "view"). Without it, all the viewer's events in the session form one view. */
+            view_id?: string;
+            type: "view_start" | "playing" | "rebuffer_start" | "rebuffer_end" | "bitrate_change" | "pause" | "error" | "heartbeat" | "view_end";
+            ts: string | number;
+            /** @description Flat object (at most 32 keys). Read: `bitrate_bps` (bitrate_change, required, positive integer), `fatal` (error, default true), and on view_start the dimensions device, os, browser, country, player, cdn (1-64 characters). Numbers under keys ending in _ms, _bps, _bytes or _count must not be negative. */
+            data?: {
+                [key: string]: string | number | boolean | null;
+            };
+        };
+        TelemetryBatchResult: {
+            /** @description Events taken for processing (duplicates included: they count once in the metrics). */
+            accepted: number;
+            rejected: number;
+            /** @description Accepted events whose event_id appeared earlier in this batch. Duplicates of earlier batches are dropped when stored. */
+            duplicates: number;
+            errors: {
+                /** @description Position of the event in `events` */
+                index: number;
+                reason: "invalid_event" | "invalid_type" | "invalid_ts" | "too_old" | "too_far_in_future" | "invalid_data" | "event_too_large" | "forbidden_session" | "forbidden_viewer" | "unknown_session";
+                detail: string;
+            }[];
+        };
+        TelemetryMetrics: {
+            session_id: string;
+            from: string | null;
+            to: string | null;
+            /**
+             * Format: date-time
+             * @description Server time of the answer; events still in a write buffer (≈ 1 s) are not counted yet
+             */
+            as_of: string;
+            /** @description Views (playback attempts) that started in the window */
+            views: number;
+            /** @description Distinct viewer_id among those views */
+            unique_viewers: number;
+            /** @description Views not ended, not paused, with an event in the last 60 s (by event ts) */
+            concurrent_viewers: number;
+            video_startup_time_ms: {
+                /** @description Median time from view_start to the first playing (null without samples) */
+                p50: number | null;
+                /** @description 95th percentile */
+                p95: number | null;
+                /** @description Views with both a view_start and a playing */
+                samples: number;
+            };
+            /** @description Startup + playing + rebuffering time, paused time excluded */
+            watch_time_ms: number;
+            playing_time_ms: number;
+            rebuffer_time_ms: number;
+            rebuffer_count: number;
+            /** @description Rebuffer time / watch time × 100 */
+            rebuffer_percentage: number | null;
+            /** @description Rebuffer count / watch time in minutes */
+            rebuffer_frequency_per_minute: number | null;
+            /** @description Views ended by a fatal error */
+            playback_failures: number;
+            /** @description Playback failures / views × 100 */
+            playback_failure_percentage: number | null;
+            /** @description Views ended by view_end without ever playing (failures excluded) */
+            exits_before_video_start: number;
+            /** @description Exits before video start / views × 100 */
+            exits_before_video_start_percentage: number | null;
+            /** @description Bitrate averaged over playing time (null when no bitrate was reported) */
+            average_bitrate_bps: number | null;
+            breakdown?: {
+                dimension: string;
+                /** @description Largest groups first, at most 50 */
+                groups: {
+                    /** @description The dimension value (null: views without it) */
+                    value: string | null;
+                    /** @description Views (playback attempts) that started in the window */
+                    views: number;
+                    /** @description Distinct viewer_id among those views */
+                    unique_viewers: number;
+                    /** @description Views not ended, not paused, with an event in the last 60 s (by event ts) */
+                    concurrent_viewers: number;
+                    video_startup_time_ms: {
+                        /** @description Median time from view_start to the first playing (null without samples) */
+                        p50: number | null;
+                        /** @description 95th percentile */
+                        p95: number | null;
+                        /** @description Views with both a view_start and a playing */
+                        samples: number;
+                    };
+                    /** @description Startup + playing + rebuffering time, paused time excluded */
+                    watch_time_ms: number;
+                    playing_time_ms: number;
+                    rebuffer_time_ms: number;
+                    rebuffer_count: number;
+                    /** @description Rebuffer time / watch time × 100 */
+                    rebuffer_percentage: number | null;
+                    /** @description Rebuffer count / watch time in minutes */
+                    rebuffer_frequency_per_minute: number | null;
+                    /** @description Views ended by a fatal error */
+                    playback_failures: number;
+                    /** @description Playback failures / views × 100 */
+                    playback_failure_percentage: number | null;
+                    /** @description Views ended by view_end without ever playing (failures excluded) */
+                    exits_before_video_start: number;
+                    /** @description Exits before video start / views × 100 */
+                    exits_before_video_start_percentage: number | null;
+                    /** @description Bitrate averaged over playing time (null when no bitrate was reported) */
+                    average_bitrate_bps: number | null;
+                }[];
+            };
         };
     };
     responses: never;

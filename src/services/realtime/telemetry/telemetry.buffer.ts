@@ -31,7 +31,50 @@ interface PendingView extends ViewKey {
   last_event_at: number;
 }
 
-const keyOf = (e: { sessionId: string; viewerId: string; viewId: string }) => `${e.sessionId}\u0000${e.viewerId}\u0000${e.viewId}`;
+/**
+ * Pending views by session, viewer and view id. Nested maps rather than one map on a joined key: a key
+ * string built per event (concatenation, then hashing it) was the costliest part of accepting a batch,
+ * while the parsed id strings hash once and keep their hash.
+ */
+class ViewIndex {
+  #bySession = new Map<string, Map<string, Map<string, PendingView>>>();
+  #size = 0;
+
+  get size(): number {
+    return this.#size;
+  }
+
+  get(sessionId: string, viewerId: string, viewId: string): PendingView | undefined {
+    return this.#bySession.get(sessionId)?.get(viewerId)?.get(viewId);
+  }
+
+  set(v: PendingView): void {
+    let viewers = this.#bySession.get(v.session_id);
+    if (!viewers) this.#bySession.set(v.session_id, (viewers = new Map()));
+    let views = viewers.get(v.viewer_id);
+    if (!views) viewers.set(v.viewer_id, (views = new Map()));
+    if (!views.has(v.view_id)) this.#size++;
+    views.set(v.view_id, v);
+  }
+
+  /** Removes and returns up to `n` views. */
+  take(n: number): PendingView[] {
+    const out: PendingView[] = [];
+    for (const [sessionId, viewers] of this.#bySession) {
+      for (const [viewerId, views] of viewers) {
+        for (const [viewId, v] of views) {
+          if (out.length >= n) return out;
+          out.push(v);
+          views.delete(viewId);
+          this.#size--;
+        }
+        if (views.size === 0) viewers.delete(viewerId);
+      }
+      if (viewers.size === 0) this.#bySession.delete(sessionId);
+    }
+    return out;
+  }
+}
 
 export interface BufferMetrics {
   buffered: Gauge;
@@ -56,7 +99,7 @@ export function bufferMetrics(registry: Registry, dropped: { inc(n: number): voi
  * holds) and the next tick retries it; meanwhile a full buffer refuses new batches with 503.
  */
 export class TelemetryBuffer {
-  #pending = new Map<string, PendingView>();
+  #pending = new ViewIndex();
   /** Entries pending plus entries in a flush that has not committed. */
   #entries = 0;
   #flushing: Promise<void> | null = null;
@@ -84,17 +127,19 @@ export class TelemetryBuffer {
   }
 
   add(events: ValidEvent[]): void {
+    // The last view looked up is checked first: a player's batch is one view's events.
+    let last: PendingView | undefined;
     for (const e of events) {
-      const k = keyOf(e);
-      let v = this.#pending.get(k);
+      let v = last && last.view_id === e.viewId && last.viewer_id === e.viewerId && last.session_id === e.sessionId ? last : this.#pending.get(e.sessionId, e.viewerId, e.viewId);
       if (!v) {
         v = { session_id: e.sessionId, viewer_id: e.viewerId, view_id: e.viewId, events: [], first_event_at: e.ts, last_event_at: e.ts };
-        this.#pending.set(k, v);
+        this.#pending.set(v);
         this.#entries++;
       } else {
         if (e.ts < v.first_event_at) v.first_event_at = e.ts;
         if (e.ts > v.last_event_at) v.last_event_at = e.ts;
       }
+      last = v;
       if (e.state) {
         v.events.push(e.state);
         this.#entries++;
@@ -132,12 +177,7 @@ export class TelemetryBuffer {
     // Only what was pending when the flush began: a steady stream must not keep one flush going forever.
     let chunks = Math.ceil(this.#pending.size / FLUSH_MAX_VIEWS);
     while (chunks-- > 0 && this.#pending.size > 0) {
-      const chunk: PendingView[] = [];
-      for (const [k, v] of this.#pending) {
-        chunk.push(v);
-        this.#pending.delete(k);
-        if (chunk.length >= FLUSH_MAX_VIEWS) break;
-      }
+      const chunk = this.#pending.take(FLUSH_MAX_VIEWS);
       const taken = chunk.reduce((n, v) => n + 1 + v.events.length, 0);
       const stop = this.metrics.flushSeconds.startTimer();
       try {
@@ -158,10 +198,9 @@ export class TelemetryBuffer {
 
   #putBack(chunk: PendingView[]): void {
     for (const v of chunk) {
-      const k = keyOf({ sessionId: v.session_id, viewerId: v.viewer_id, viewId: v.view_id });
-      const newer = this.#pending.get(k);
+      const newer = this.#pending.get(v.session_id, v.viewer_id, v.view_id);
       if (!newer) {
-        this.#pending.set(k, v);
+        this.#pending.set(v);
         continue;
       }
       // Events that arrived during the failed write: merge them in, and the merged view takes one entry.
@@ -174,13 +213,14 @@ export class TelemetryBuffer {
 
   async #write(chunk: PendingView[]): Promise<void> {
     chunk.sort((a, b) => (a.session_id < b.session_id ? -1 : a.session_id > b.session_id ? 1 : a.viewer_id < b.viewer_id ? -1 : a.viewer_id > b.viewer_id ? 1 : a.view_id < b.view_id ? -1 : a.view_id > b.view_id ? 1 : 0));
-    const byKey = new Map(chunk.map((v) => [keyOf({ sessionId: v.session_id, viewerId: v.viewer_id, viewId: v.view_id }), v]));
+    const byKey = new ViewIndex();
+    for (const v of chunk) byKey.set(v);
     let dropped = 0;
     await this.db.transaction(async (tx) => {
       const stored = await repo.lockViews(tx, chunk.map((v) => ({ session_id: v.session_id, viewer_id: v.viewer_id, view_id: v.view_id, first_event_at: v.first_event_at, last_event_at: v.last_event_at })));
       const rows: ViewRow[] = [];
       for (const s of stored) {
-        const p = byKey.get(keyOf({ sessionId: s.session_id, viewerId: s.viewer_id, viewId: s.view_id }));
+        const p = byKey.get(s.session_id, s.viewer_id, s.view_id);
         if (!p) continue;
         const merged = mergeEvents(s.events, p.events, VIEW_MAX_STATE_EVENTS);
         dropped += merged.dropped;

@@ -44,6 +44,20 @@ const DIMENSION_COLUMN: Record<Dimension, string> = {
 
 const KEYS = `jsonb_to_recordset($1::jsonb) AS k(session_id text, viewer_id text, view_id text, first_event_at float8, last_event_at float8)`;
 
+const viewKey = (k: ViewKey) => `${k.session_id}\u0000${k.viewer_id}\u0000${k.view_id}`;
+
+async function selectForUpdate(tx: Queryable, keys: ViewKey[]): Promise<StoredView[]> {
+  const { rows } = await tx.query<Omit<StoredView, 'events'> & { events: string }>(
+    `SELECT v.session_id, v.viewer_id, v.view_id, v.events,
+            round(extract(epoch FROM v.first_event_at) * 1000)::float8 AS first_event_at,
+            round(extract(epoch FROM v.last_event_at) * 1000)::float8 AS last_event_at
+       FROM telemetry_views v JOIN ${KEYS} ON (v.session_id, v.viewer_id, v.view_id) = (k.session_id, k.viewer_id, k.view_id)
+      ORDER BY 1, 2, 3 FOR UPDATE OF v`,
+    [JSON.stringify(keys)],
+  );
+  return rows.map((r) => ({ ...r, events: JSON.parse(r.events) as StateEvent[] }));
+}
+
 export const telemetryRepository = {
   /** Session ids among `ids` that exist (the session service's table, read-only). */
   async existingSessions(db: Queryable, ids: string[]): Promise<Set<string>> {
@@ -57,23 +71,20 @@ export const telemetryRepository = {
    * is stored. Run inside a transaction: the locks hold until it ends.
    */
   async lockViews(tx: Queryable, keys: Array<ViewKey & { first_event_at: number; last_event_at: number }>): Promise<StoredView[]> {
-    const doc = JSON.stringify(keys);
+    const rows = await selectForUpdate(tx, keys);
+    if (rows.length === keys.length) return rows;
+    // Views seen for the first time: create their rows (another instance may be creating some of them
+    // right now: ON CONFLICT waits for it and keeps its row), then lock them too.
+    const found = new Set(rows.map(viewKey));
+    const missing = keys.filter((k) => !found.has(viewKey(k)));
     await tx.query(
       `INSERT INTO telemetry_views (session_id, viewer_id, view_id, first_event_at, last_event_at, started_at)
        SELECT k.session_id, k.viewer_id, k.view_id, to_timestamp(k.first_event_at / 1000), to_timestamp(k.last_event_at / 1000), to_timestamp(k.first_event_at / 1000)
          FROM ${KEYS} ORDER BY 1, 2, 3
        ON CONFLICT DO NOTHING`,
-      [doc],
+      [JSON.stringify(missing)],
     );
-    const { rows } = await tx.query<StoredView>(
-      `SELECT v.session_id, v.viewer_id, v.view_id, v.events,
-              round(extract(epoch FROM v.first_event_at) * 1000)::float8 AS first_event_at,
-              round(extract(epoch FROM v.last_event_at) * 1000)::float8 AS last_event_at
-         FROM telemetry_views v JOIN ${KEYS} ON (v.session_id, v.viewer_id, v.view_id) = (k.session_id, k.viewer_id, k.view_id)
-        ORDER BY 1, 2, 3 FOR UPDATE OF v`,
-      [doc],
-    );
-    return rows;
+    return rows.concat(await selectForUpdate(tx, missing));
   },
 
   /** Writes recomputed views (rows locked by lockViews in the same transaction). */
@@ -82,7 +93,7 @@ export const telemetryRepository = {
       views.map((v) => {
         const m = v.metrics;
         return {
-          session_id: v.session_id, viewer_id: v.viewer_id, view_id: v.view_id, events: v.events,
+          session_id: v.session_id, viewer_id: v.viewer_id, view_id: v.view_id, events: JSON.stringify(v.events),
           first_event_at: v.first_event_at, last_event_at: v.last_event_at, started_at: m.startedAt, ended_at: m.endedAt, state: m.state,
           startup_ms: m.startupMs, watch_ms: m.watchMs, playing_ms: m.playingMs, rebuffer_ms: m.rebufferMs, rebuffer_count: m.rebufferCount,
           failed: m.failed, exited_before_start: m.exitedBeforeStart, bitrate_weighted: m.bitrateWeighted, bitrate_ms: m.bitrateMs,
@@ -100,7 +111,7 @@ export const telemetryRepository = {
          dim_device = u.dim_device, dim_os = u.dim_os, dim_browser = u.dim_browser, dim_country = u.dim_country, dim_player = u.dim_player, dim_cdn = u.dim_cdn,
          updated_at = now()
        FROM jsonb_to_recordset($1::jsonb) AS u(
-         session_id text, viewer_id text, view_id text, events jsonb, first_event_at float8, last_event_at float8, started_at float8, ended_at float8, state text,
+         session_id text, viewer_id text, view_id text, events text, first_event_at float8, last_event_at float8, started_at float8, ended_at float8, state text,
          startup_ms float8, watch_ms float8, playing_ms float8, rebuffer_ms float8, rebuffer_count int, failed boolean, exited_before_start boolean,
          bitrate_weighted float8, bitrate_ms float8, dim_device text, dim_os text, dim_browser text, dim_country text, dim_player text, dim_cdn text)
        WHERE (v.session_id, v.viewer_id, v.view_id) = (u.session_id, u.viewer_id, u.view_id)`,

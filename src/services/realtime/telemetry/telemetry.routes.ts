@@ -144,7 +144,8 @@ export const telemetryRoutes: FastifyPluginAsync<Options> = async (app, { db, cl
 
     const result: BatchResult = { accepted: 0, rejected: 0, duplicates: 0, errors: [] };
     const accepted: ValidEvent[] = [];
-    const seen = new Set<string>();
+    // event_ids seen in this batch, per session (ids are unique within a session, not across them).
+    const seen = new Map<string, Set<string>>();
     for (let i = 0; i < checked.length; i++) {
       const c = checked[i]!;
       if ('reason' in c) {
@@ -158,12 +159,13 @@ export const telemetryRoutes: FastifyPluginAsync<Options> = async (app, { db, cl
         continue;
       }
       result.accepted++;
-      const dedupe = `${c.sessionId}\u0000${c.eventId}`;
-      if (seen.has(dedupe)) {
+      let ids = seen.get(c.sessionId);
+      if (!ids) seen.set(c.sessionId, (ids = new Set()));
+      if (ids.has(c.eventId)) {
         result.duplicates++;
         continue;
       }
-      seen.add(dedupe);
+      ids.add(c.eventId);
       accepted.push(c);
     }
     result.rejected = result.errors.length;

@@ -1,4 +1,4 @@
-import { CLIENT_ID_PATTERN, DIMENSIONS, EVENT_TYPES, SESSION_ID_PATTERN, type Dimensions, type EventType, type RejectionReason } from './telemetry.schemas.js';
+import { DIMENSIONS, EVENT_TYPES, type Dimensions, type EventType, type RejectionReason } from './telemetry.schemas.js';
 import { CODE, type StateEvent } from './telemetry.views.js';
 
 /**
@@ -27,14 +27,36 @@ export interface EventLimits {
   maxFutureMs: number;
 }
 
-const CLIENT_ID = new RegExp(CLIENT_ID_PATTERN);
-const SESSION_ID = new RegExp(SESSION_ID_PATTERN);
+/** Character tables for the id checks (same alphabets as CLIENT_ID_PATTERN / SESSION_ID_PATTERN): a regular expression per id cost more than the rest of the event check. */
+const charTable = (chars: string) => {
+  const t = new Uint8Array(128);
+  for (const c of chars) t[c.charCodeAt(0)] = 1;
+  return t;
+};
+const CLIENT_ID_CHARS = charTable('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:@|-');
+const CROCKFORD_CHARS = charTable('0123456789abcdefghjkmnpqrstvwxyz');
+
+function isClientId(v: unknown): v is string {
+  if (typeof v !== 'string' || v.length < 1 || v.length > 128) return false;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c > 127 || CLIENT_ID_CHARS[c] !== 1) return false;
+  }
+  return true;
+}
+
+function isSessionId(v: unknown): v is string {
+  if (typeof v !== 'string' || v.length !== 30 || !v.startsWith('ses_')) return false;
+  for (let i = 4; i < 30; i++) {
+    const c = v.charCodeAt(i);
+    if (c > 127 || CROCKFORD_CHARS[c] !== 1) return false;
+  }
+  return true;
+}
 const TYPES = new Set<string>(EVENT_TYPES);
 const FIELDS = new Set(['event_id', 'session_id', 'viewer_id', 'view_id', 'type', 'ts', 'data']);
 const DATA_KEY = /^[a-z][a-z0-9_]{0,63}$/;
 const NON_NEGATIVE_SUFFIX = /_(ms|bps|bytes|count)$/;
-// RFC 3339 date-time with a zone; the calendar is checked separately (Date.parse rolls Feb 30 over).
-const ISO = /^(\d{4})-(\d{2})-(\d{2})T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,9})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)$/;
 // Printable, no control characters (they would end up in dashboards and CSV exports).
 const DIMENSION_VALUE = /^[^\p{Cc}\p{Cs}]{1,64}$/u;
 const MAX_DATA_KEYS = 32;
@@ -49,18 +71,68 @@ function daysInMonth(y: number, m: number): number {
   return m === 2 ? (y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28) : [4, 6, 9, 11].includes(m) ? 30 : 31;
 }
 
-/** Epoch ms of an RFC 3339 string or an integer of epoch ms; null when it is neither. */
+/** Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil): cheaper than Date.UTC. */
+function daysFromCivil(y0: number, m: number, d: number): number {
+  const y = m <= 2 ? y0 - 1 : y0;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (m > 2 ? m - 3 : m + 9) + 2) / 5) + d - 1;
+  return era * 146_097 + yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy - 719_468;
+}
+
+/** The digits of s[i..i+n) as a number, or -1 when one of them is not a digit. */
+function digits(s: string, i: number, n: number): number {
+  let v = 0;
+  for (let k = i; k < i + n; k++) {
+    const c = s.charCodeAt(k) - 48;
+    if (c < 0 || c > 9) return -1;
+    v = v * 10 + c;
+  }
+  return v;
+}
+
+/**
+ * Epoch ms of an RFC 3339 date-time with a zone (YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)) or of an
+ * integer of epoch ms; null when it is neither. Parsed by hand: a regular expression plus Date.parse
+ * cost 0.35 µs an event here, and Date.parse also rolls 2026-02-30 over to March instead of refusing it.
+ */
 export function parseTs(v: unknown): number | null {
   if (typeof v === 'number') return Number.isSafeInteger(v) && v > 0 ? v : null;
-  if (typeof v !== 'string' || v.length > 40) return null;
-  const m = ISO.exec(v);
-  if (!m) return null;
-  const y = Number(m[1]);
-  const mo = Number(m[2]);
-  const d = Number(m[3]);
-  if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo)) return null;
-  const ms = Date.parse(v);
-  return Number.isFinite(ms) ? ms : null;
+  if (typeof v !== 'string' || v.length < 20 || v.length > 35) return null;
+  if (v.charCodeAt(4) !== 45 || v.charCodeAt(7) !== 45 || (v.charCodeAt(10) | 32) !== 116 || v.charCodeAt(13) !== 58 || v.charCodeAt(16) !== 58) return null;
+  const y = digits(v, 0, 4);
+  const mo = digits(v, 5, 2);
+  const d = digits(v, 8, 2);
+  const h = digits(v, 11, 2);
+  const mi = digits(v, 14, 2);
+  const sec = digits(v, 17, 2);
+  if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59) return null;
+  let i = 19;
+  let ms = 0;
+  if (v.charCodeAt(i) === 46) {
+    const start = ++i;
+    while (i < v.length && i - start < 9) {
+      const c = v.charCodeAt(i) - 48;
+      if (c < 0 || c > 9) break;
+      if (i - start < 3) ms = ms * 10 + c;
+      i++;
+    }
+    if (i === start) return null;
+    for (let k = i - start; k < 3; k++) ms *= 10;
+  }
+  let offsetMin = 0;
+  const z = v.charCodeAt(i);
+  if ((z | 32) === 122 && i + 1 === v.length) {
+    // Z (or z, which RFC 3339 also allows)
+  } else if ((z === 43 || z === 45) && i + 6 === v.length && v.charCodeAt(i + 3) === 58) {
+    const oh = digits(v, i + 1, 2);
+    const om = digits(v, i + 4, 2);
+    if (oh < 0 || oh > 23 || om < 0 || om > 59) return null;
+    offsetMin = (z === 43 ? 1 : -1) * (oh * 60 + om);
+  } else {
+    return null;
+  }
+  return daysFromCivil(y, mo, d) * 86_400_000 + ((h * 60 + mi - offsetMin) * 60 + sec) * 1000 + ms;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -119,10 +191,10 @@ export function checkEvent(raw: unknown, now: number, limits: EventLimits): Chec
     if (!FIELDS.has(key)) return fail('invalid_event', `unknown field ${JSON.stringify(key.slice(0, 70))}`);
   }
   const { event_id, session_id, viewer_id, view_id, type, ts, data } = raw;
-  if (typeof event_id !== 'string' || !CLIENT_ID.test(event_id)) return fail('invalid_event', 'event_id must be 1 to 128 characters of letters, digits and ._:@|-');
-  if (typeof session_id !== 'string' || !SESSION_ID.test(session_id)) return fail('invalid_event', 'session_id must be a session id (ses_…)');
-  if (typeof viewer_id !== 'string' || !CLIENT_ID.test(viewer_id)) return fail('invalid_event', 'viewer_id must be 1 to 128 characters of letters, digits and ._:@|-');
-  if (view_id !== undefined && (typeof view_id !== 'string' || !CLIENT_ID.test(view_id))) return fail('invalid_event', 'view_id must be 1 to 128 characters of letters, digits and ._:@|-');
+  if (!isClientId(event_id)) return fail('invalid_event', 'event_id must be 1 to 128 characters of letters, digits and ._:@|-');
+  if (!isSessionId(session_id)) return fail('invalid_event', 'session_id must be a session id (ses_…)');
+  if (!isClientId(viewer_id)) return fail('invalid_event', 'viewer_id must be 1 to 128 characters of letters, digits and ._:@|-');
+  if (view_id !== undefined && !isClientId(view_id)) return fail('invalid_event', 'view_id must be 1 to 128 characters of letters, digits and ._:@|-');
   if (typeof type !== 'string' || !TYPES.has(type)) return fail('invalid_type', `type must be one of ${EVENT_TYPES.join(', ')}`);
   const t = parseTs(ts);
   if (t === null) return fail('invalid_ts', 'ts must be an RFC 3339 date-time with a zone (2026-05-01T12:00:00.250Z) or integer epoch milliseconds');
