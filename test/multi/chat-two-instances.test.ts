@@ -39,7 +39,9 @@ describe.skipIf(!SHARED_BACKENDS)('chat on two instances (PostgreSQL + Redis)', 
     expect(onA.of('message').map((m) => m.offset)).toEqual(expected);
     expect(onB.of('message').map((m) => m.offset)).toEqual(expected);
     expect(onA.of('message').map((m) => m.id)).toEqual(onB.of('message').map((m) => m.id));
-  });
+    // presence counts users on both instances
+    await eventually(() => onA.of('presence').some((p) => p.count === 2) || onA.frames[0]!.members === 2, { timeoutMs: 12_000 });
+  }, 20_000);
 
   it('a ban on one instance closes the user\'s sockets on the other; a delete reaches both', async () => {
     const sid = await newSession(a);

@@ -101,6 +101,19 @@ describe('chat over WebSocket', () => {
     expect((await ahead.next('joined')).recovered).toBe(false);
   });
 
+  it('tells sockets how many distinct users are in the room (on join, then when it changes)', async () => {
+    const { t } = c;
+    const sid = await newSession(t);
+    const first = await c.join(sid, await mint(t, sid, 'p1'));
+    expect((await first.next('joined')).members).toBe(1);
+    const second = await c.join(sid, await mint(t, sid, 'p2'));
+    const secondAgain = await c.join(sid, await mint(t, sid, 'p2'));
+    await second.next('joined');
+    expect((await secondAgain.next('joined')).members).toBe(2);
+    // the count is refreshed every 5 s on each instance
+    await eventually(() => first.of('presence').some((p) => p.count === 2), { timeoutMs: 12_000 });
+  }, 20_000);
+
   it('accepts the token as a subprotocol beside streamplane.v1 and selects streamplane.v1', async () => {
     const { t } = c;
     const sid = await newSession(t);

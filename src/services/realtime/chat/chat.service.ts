@@ -3,7 +3,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { AppError, DependencyUnavailableError } from '../../../core/errors.js';
 import type { ChatEvent } from '../../../core/events.js';
 import { newId } from '../../../core/ids.js';
-import type { Bus, Clock, Database, RateLimitStore } from '../../../core/ports/index.js';
+import type { Bus, Clock, Database, Presence, RateLimitStore } from '../../../core/ports/index.js';
 import type { RealtimeConfig } from '../../../config/config.js';
 import { hasScope, type ViewerClaims } from '../../../http/viewer-auth/viewer-token.verifier.js';
 import { CLOSE } from '../hub/close-codes.js';
@@ -53,6 +53,9 @@ export interface ChatServiceDeps {
   bus: Bus;
   clock: Clock;
   rateLimits: RateLimitStore;
+  presence: Presence;
+  /** How often this instance refreshes its users' presence in each room and tells its sockets the count. */
+  presenceMs: number;
   hub: Hub;
   log: FastifyBaseLogger;
   cfg: RealtimeConfig['chat'];
@@ -70,6 +73,8 @@ export interface ChatServiceDeps {
 export class ChatService {
   readonly relay: OrderedRelay<Delivered>;
   private readonly rooms = new Map<string, RoomMirror>();
+  /** The member count each local room was last told, so unchanged counts are not re-sent. */
+  private readonly toldCount = new Map<string, number>();
   private readonly globalBlocklist: Blocklist;
 
   constructor(private readonly d: ChatServiceDeps) {
@@ -125,7 +130,40 @@ export class ChatService {
   /** The socket's room has no sockets left here. */
   roomEmptied(sessionId: string) {
     this.rooms.delete(sessionId);
+    this.toldCount.delete(sessionId);
     this.relay.forget(chatRoom(sessionId));
+  }
+
+  // ---- presence: distinct users in a room, across instances -------------------------------------
+
+  private presenceSet = (sessionId: string) => `chat:${sessionId}`;
+
+  /** A user joined here: counted at once, and this socket told the room's count. */
+  async joinPresence(sessionId: string, userId: string): Promise<number> {
+    const r = await this.d.presence.touch(this.presenceSet(sessionId), userId, this.d.presenceMs * 3);
+    return r.count;
+  }
+
+  /** A user's last socket here closed: uncounted now (another instance re-counts it at its next tick). */
+  async leavePresence(sessionId: string, userId: string) {
+    for (const c of this.d.hub.members(chatRoom(sessionId))) if (c.userId === userId && !c.closed) return;
+    await this.d.presence.leave(this.presenceSet(sessionId), userId);
+  }
+
+  /** Refreshes the users of every local room and sends `presence` frames where the count changed. */
+  async presenceTick() {
+    for (const room of [...this.d.hub.roomNames()]) {
+      if (!room.startsWith('chat:')) continue;
+      const sessionId = sessionOf(room);
+      const users = new Set<string>();
+      for (const c of this.d.hub.members(room)) users.add(c.userId);
+      const set = this.presenceSet(sessionId);
+      await Promise.all([...users].map((u) => this.d.presence.touch(set, u, this.d.presenceMs * 3)));
+      const count = await this.d.presence.count(set);
+      if (this.toldCount.get(sessionId) === count) continue;
+      this.toldCount.set(sessionId, count);
+      this.d.hub.broadcast(room, JSON.stringify({ type: 'presence', count }));
+    }
   }
 
   isBanned(sessionId: string, userId: string) {

@@ -84,12 +84,13 @@ export function chatSocketRoute(d: { chat: ChatService; hub: Hub; gate: Omit<Soc
         conn.closed = true;
         hub.remove(conn);
         if (!hub.has(room)) chat.roomEmptied(claims.sid);
+        chat.leavePresence(claims.sid, claims.sub).catch((err: unknown) => d.log.warn({ err }, 'chat presence leave failed'));
       });
       socket.on('message', (data, isBinary) => handle(conn, data, isBinary));
-      chat.joinFrame(claims.sid, claims, resume).then(
-        ({ last, frame }) => {
+      Promise.all([chat.joinFrame(claims.sid, claims, resume), chat.joinPresence(claims.sid, claims.sub).catch(() => null)]).then(
+        ([{ last, frame }, members]) => {
           if (conn.closed) return;
-          conn.sendJson(frame);
+          conn.sendJson({ ...frame, members });
           chat.relay.known(room, last);
           hub.joined(conn, last);
         },
