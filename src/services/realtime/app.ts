@@ -39,6 +39,8 @@ export interface RealtimeServiceOptions {
 const STREAMED: EventName[] = ['session.created', 'session.live', 'session.ended', 'ingest.started', 'ingest.failover', 'ingest.ended', 'token.revoked', 'chat.moderation'];
 /** How long a live event waits for a missing predecessor before the relay reads it from the database. */
 const RELAY_GAP_MS = 250;
+/** How often each instance re-counts its chat users (a room's count is at most this stale). */
+const CHAT_PRESENCE_MS = 5_000;
 /** Time clients get to complete the 1012 closing handshake on shutdown. */
 const SOCKET_CLOSE_GRACE_MS = 1_000;
 
@@ -80,6 +82,7 @@ export const realtimeService: FastifyPluginAsync<RealtimeServiceOptions> = async
   const metrics = createRealtimeMetrics(registry, () => hub);
   const chat = new ChatService({
     db, bus, clock, rateLimits, hub, log, cfg: config.chat, gapMs: RELAY_GAP_MS, messages: metrics.chatMessages,
+    presence: backends.presence, presenceMs: CHAT_PRESENCE_MS,
     review: config.chat.review ? new ReviewClient(config.chat.review, clock, log) : null,
   });
   await app.register(chatRoutes, { db, chat, operator });
@@ -103,6 +106,7 @@ export const realtimeService: FastifyPluginAsync<RealtimeServiceOptions> = async
     await bus.subscribe('token.revoked', sweepSoon),
     await bus.subscribe('session.ended', sweepSoon),
   );
+  timers.push(clock.setInterval(() => void chat.presenceTick().catch((err: unknown) => log.warn({ err }, 'chat presence refresh failed')), CHAT_PRESENCE_MS));
   timers.push(clock.setInterval(() => void chat.refreshMirrors().catch((err: unknown) => log.warn({ err }, 'chat mirror refresh failed')), ws.authSweepMs * 5));
   app.addHook('preClose', async () => {
     await hub.close(SOCKET_CLOSE_GRACE_MS);
