@@ -1,5 +1,5 @@
 import type { ConnectResult, PassResult } from '../lib/chat-clients.js';
-import { ChatClients, createChatRoom, ensureNofile, spawnSocketIoPeer, spawnStreamplaneChat, spawnWsPeer, type ChatRoom, type ChatTarget, CHAT_BENCH_ENV } from '../lib/chat-driver.js';
+import { ChatClients, createChatRoom, waitQuiet, ensureNofile, spawnSocketIoPeer, spawnStreamplaneChat, spawnWsPeer, type ChatRoom, type ChatTarget, CHAT_BENCH_ENV } from '../lib/chat-driver.js';
 import { scratchDir } from '../lib/load.js';
 import { durationS, emit, progress, round } from '../lib/report.js';
 import { cpuProfDir, profiled, type Running } from '../lib/server.js';
@@ -39,6 +39,8 @@ interface Outcome {
   burst: PassResult | null;
   paced: PassResult | null;
   fds: unknown;
+  /** Busy share of each CPU during 1 s just before this target's pass, with none of ours running. */
+  cpu_busy_before: Array<number | null> | null;
   error: string | null;
 }
 
@@ -63,7 +65,7 @@ export async function chatFanout(): Promise<void> {
       for (const t of TARGETS) {
         const server = servers[t];
         if (!server) {
-          outcomes[t] = { connect: null, burst: null, paced: null, fds: null, error: `server did not start: ${serverErrors[t]?.slice(0, 500)}` };
+          outcomes[t] = { connect: null, burst: null, paced: null, fds: null, cpu_busy_before: null, error: `server did not start: ${serverErrors[t]?.slice(0, 500)}` };
           continue;
         }
         if (t === 'streamplane') {
@@ -82,7 +84,9 @@ export async function chatFanout(): Promise<void> {
 }
 
 async function runTarget(t: ChatTarget, server: Running, n: number, room: ChatRoom | null, scratch: string): Promise<Outcome> {
-  const out: Outcome = { connect: null, burst: null, paced: null, fds: null, error: null };
+  const quiet = await waitQuiet();
+  if (quiet.waited_s > 0) progress(`chat_fanout: waited ${quiet.waited_s} s for quiet CPUs (${JSON.stringify(quiet.cpu_busy)})`);
+  const out: Outcome = { connect: null, burst: null, paced: null, fds: null, cpu_busy_before: quiet.cpu_busy, error: null };
   const clients = await ChatClients.start(
     { target: t, port: server.port, serverPid: server.pid, ...(room ? { sessionId: room.sessionId, tokens: room.tokens, publisherToken: room.publisherToken } : {}) },
     scratch,
@@ -90,7 +94,7 @@ async function runTarget(t: ChatTarget, server: Running, n: number, room: ChatRo
   try {
     out.fds = { load: ensureNofile(clients.pid, n + 200), server: ensureNofile(server.pid, n + 200) };
     progress(`chat_fanout: ${t}, ${n} subscribers: connecting`);
-    out.connect = await clients.connect(n, 100);
+    out.connect = await profiled(`chat-fanout-${n}-connect-${t}`, server, () => clients.connect(n, 100));
     progress(`chat_fanout: ${t}: ${out.connect.joined}/${n} joined in ${out.connect.ms} ms${out.connect.failed ? `, failures ${JSON.stringify(out.connect.failures)}` : ''}`);
     if (out.connect.joined === 0) {
       out.error = `no subscriber joined: ${JSON.stringify(out.connect.failures)}`;
@@ -119,14 +123,16 @@ async function runTarget(t: ChatTarget, server: Running, n: number, room: ChatRo
 const line = (t: string, r: PassResult) =>
   `chat_fanout: ${t} ${r.mode}: ${r.deliveries}/${r.deliveries_expected} deliveries, ${r.delivered_per_s}/s, p50 ${r.latency_ms.p50} ms, p99 ${r.latency_ms.p99} ms, server ${r.server_cpu_us_per_delivery} µs/delivery at ${r.server_cpu_utilization} cores, load process ${r.client_cpu_utilization}, CPUs busy ${JSON.stringify(r.cpu_busy)}${r.timed_out ? ' (TIMED OUT)' : ''}`;
 
-function passSummary(r: PassResult | null) {
+function passSummary(r: PassResult | null, o: Outcome | undefined) {
   if (!r) return null;
   return {
+    cpu_busy_before: o?.cpu_busy_before,
     delivered_per_s: r.delivered_per_s,
     latency_ms: r.latency_ms,
     deliveries: r.deliveries,
     deliveries_expected: r.deliveries_expected,
     subscribers_short: r.subscribers_short,
+    max_per_subscriber: r.max_per_subscriber,
     messages_sent: r.messages_sent,
     messages_confirmed: r.messages_confirmed,
     send_errors: r.send_errors,
@@ -170,9 +176,9 @@ function report(n: number, outcomes: Partial<Record<ChatTarget, Outcome>>) {
         mode === 'burst'
           ? `one room, ${n} subscribers, one publisher sending ${m} messages of ${CHARS} characters as fast as the server confirms them (at most ${WINDOW} unconfirmed); delivered messages/s at the subscribers and end-to-end latency`
           : `one room, ${n} subscribers, one publisher sending ${m} messages/s of ${CHARS} characters for ${PACED_S} s (${m * n} deliveries/s offered); end-to-end latency from each message's scheduled send time`,
-      subject: subject ? { name: 'streamplane chat (WS /ws/chat/{session_id}), npm start build, memory:// PGlite', connect: outcomes.streamplane?.connect, ...passSummary(subject) } : { skipped: outcomes.streamplane?.error ?? 'not run' },
-      limit: ws ? { name: 'bare ws 8 broadcast server (bench/peers/ws-broadcast.ts)', connect: outcomes.ws?.connect, ...passSummary(ws) } : { skipped: outcomes.ws?.error ?? 'not run' },
-      peer: sio ? { name: 'Socket.IO 4 room broadcast (bench/peers/socketio-room.ts)', connect: outcomes.socketio?.connect, ...passSummary(sio) } : { skipped: outcomes.socketio?.error ?? 'not run' },
+      subject: subject ? { name: 'streamplane chat (WS /ws/chat/{session_id}), npm start build, memory:// PGlite', connect: outcomes.streamplane?.connect, ...passSummary(subject, outcomes.streamplane) } : { skipped: outcomes.streamplane?.error ?? 'not run' },
+      limit: ws ? { name: 'bare ws 8 broadcast server (bench/peers/ws-broadcast.ts)', connect: outcomes.ws?.connect, ...passSummary(ws, outcomes.ws) } : { skipped: outcomes.ws?.error ?? 'not run' },
+      peer: sio ? { name: 'Socket.IO 4 room broadcast (bench/peers/socketio-room.ts)', connect: outcomes.socketio?.connect, ...passSummary(sio, outcomes.socketio) } : { skipped: outcomes.socketio?.error ?? 'not run' },
       ratio: ratios.delivered_vs_ws,
       ratios,
       target: TARGET,

@@ -1,4 +1,4 @@
-import { ChatClients, createChatRoom, ensureNofile, Inspector, inspectorArgs, settledRssKiB, spawnStreamplaneChat, spawnWsPeer, type ChatTarget, CHAT_BENCH_ENV, type MemoryUsage } from '../lib/chat-driver.js';
+import { ChatClients, createChatRoom, ensureNofile, waitQuiet, Inspector, inspectorArgs, settledRssKiB, spawnStreamplaneChat, spawnWsPeer, type ChatTarget, CHAT_BENCH_ENV, type MemoryUsage } from '../lib/chat-driver.js';
 import { scratchDir } from '../lib/load.js';
 import { emit, progress, round, sleep } from '../lib/report.js';
 import type { Running } from '../lib/server.js';
@@ -31,6 +31,8 @@ interface Outcome {
   joined: number;
   failures: Record<string, number>;
   connect_ms: number;
+  connect_per_s: number;
+  cpu_busy_before: Array<number | null>;
   before: Reading;
   after: Reading;
   per_connection_bytes: { rss: number; heap_used: number; external: number; array_buffers: number };
@@ -81,6 +83,7 @@ export async function wsMemory(): Promise<void> {
 }
 
 async function measureTarget(t: 'ws' | 'streamplane', scratch: string): Promise<Outcome> {
+  const quiet = await waitQuiet();
   const inspect = await inspectorArgs();
   progress(`ws_memory: starting ${t}`);
   const server: Running = t === 'ws' ? await spawnWsPeer(inspect.args) : await spawnStreamplaneChat(inspect.args);
@@ -117,6 +120,8 @@ async function measureTarget(t: 'ws' | 'streamplane', scratch: string): Promise<
       joined: c.joined,
       failures: c.failures,
       connect_ms: c.ms,
+      connect_per_s: c.per_s,
+      cpu_busy_before: quiet.cpu_busy,
       before,
       after,
       per_connection_bytes: {
