@@ -26,3 +26,17 @@ export function newId(prefix: string, nowMs: number): string {
 }
 
 export const ID_PATTERN = (prefix: string) => `^${prefix}_[0-9a-hjkmnp-tv-z]{26}$`;
+
+/**
+ * The creation time (ms) carried by the first 10 characters of an id's ULID part (`rest` is the id
+ * without its prefix), or null when they are not Crockford base32.
+ */
+export function idTimeMs(rest: string): number | null {
+  let t = 0;
+  for (let i = 0; i < 10; i++) {
+    const v = CROCKFORD.indexOf(rest[i] ?? '');
+    if (v < 0) return null;
+    t = t * 32 + v;
+  }
+  return t;
+}

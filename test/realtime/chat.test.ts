@@ -138,8 +138,8 @@ describe('chat over WebSocket', () => {
 
     const token = await mint(t, sid, 'y');
     await t.app.inject({ method: 'POST', url: '/api/v1/sessions/stop', headers: operator(), payload: { session_id: sid } });
-    // the token stops validating with its session: refused before the room is even looked at
-    expect((await refused(openSocket(`${base}/ws/chat/${sid}?access_token=${token}`))).status).toBe(401);
+    // not a token problem a refresh could fix: 409, as the protocol says
+    expect(await refused(openSocket(`${base}/ws/chat/${sid}?access_token=${token}`))).toMatchObject({ status: 409, body: { code: 'session_ended' } });
     expectProblem(await t.app.inject({ url: `/ws/chat/${sid}` }), 426, 'upgrade_required');
   });
 

@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { EventPayload } from '../../core/events.js';
+import { idTimeMs } from '../../core/ids.js';
 import type { Bus, Clock, Database, TimerHandle, Unsubscribe } from '../../core/ports/index.js';
 
 export type RevocationKind = 'jti' | 'family' | 'viewer';
@@ -22,7 +23,11 @@ export interface TokenIdentity {
 export class RevocationRegistry {
   private readonly jti = new Map<string, number>();
   private readonly family = new Map<string, number>();
-  /** `<session>:<viewer>` → revoked-at in seconds; tokens issued at or before it are revoked. */
+  /**
+   * `<session>:<viewer>` → revoked-at in ms. Tokens of a family created at or before it are revoked. The
+   * family's creation time (in its id) is exact to the millisecond, where a token's `iat` is whole
+   * seconds: comparing `iat` revoked a token minted in the same second as the revocation.
+   */
   private readonly viewer = new Map<string, { at: number; expires: number }>();
   private readonly ended = new Map<string, number>();
   private lastSync = 0;
@@ -58,7 +63,7 @@ export class RevocationRegistry {
     if (this.ended.has(t.sid)) return 'session_ended';
     if (this.jti.has(t.jti) || this.family.has(t.fid)) return 'revoked';
     const v = this.viewer.get(`${t.sid}:${t.sub}`);
-    if (v && t.iat <= v.at) return 'revoked';
+    if (v && (idTimeMs(t.fid) ?? t.iat * 1000) <= v.at) return 'revoked';
     return null;
   }
 
@@ -90,7 +95,7 @@ export class RevocationRegistry {
     if (kind === 'jti') this.jti.set(subject, expires);
     else if (kind === 'family') this.family.set(subject, expires);
     else if (kind === 'viewer') {
-      const at = Math.floor(revokedAt / 1000);
+      const at = revokedAt;
       const prev = this.viewer.get(subject);
       if (!prev || prev.at < at) this.viewer.set(subject, { at, expires });
     }

@@ -42,6 +42,8 @@ export async function admitSocket(req: UpgradeRequest, o: SocketGateOptions): Pr
   const token = tokenOf(req);
   if (!token) throw unauthorized('token_missing', 'Pass the viewer access token as ?access_token= or as the subprotocol bearer.<token> (beside streamplane.v1).');
   const v = await o.verifier.validate(token);
+  // An ended session is not a token problem a refresh could fix: say so, as the room would.
+  if (!v.valid && v.reason === 'session_ended') throw new AppError(409, 'session_ended', `Session ${sessionId} has ended; its history stays readable over HTTP.`);
   if (!v.valid) throw unauthorized('token_invalid', `The viewer access token is not valid: ${v.reason}.`);
   if (v.claims.sid !== sessionId) throw forbidden('forbidden', 'The token is for another session.');
   if (!o.readScopes.some((s) => hasScope(v.claims, s))) throw forbidden('forbidden', `The token needs one of the scopes ${o.readScopes.join(', ')}.`);
