@@ -1,3 +1,4 @@
+import cors from '@fastify/cors';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Config } from './config/config.js';
 import type { Backends } from './core/ports/index.js';
@@ -68,6 +69,17 @@ export async function buildApp({ config, backends, onBootstrapKey, logger = true
   // validation error instead of the 415 it deserves.
   app.removeContentTypeParser('text/plain');
   registerProblemHandlers(app);
+  if (config.corsOrigins.length > 0) {
+    // Bearer tokens, never cookies: no credentials mode, so no cookie can ride along cross-origin.
+    const any = config.corsOrigins.includes('*');
+    await app.register(cors, {
+      origin: any ? '*' : config.corsOrigins,
+      methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      allowedHeaders: ['authorization', 'content-type', 'idempotency-key', 'last-event-id', 'x-request-id'],
+      exposedHeaders: ['x-request-id', 'retry-after', 'location'],
+      maxAge: 600,
+    });
+  }
   const registry = createMetricsRegistry();
   registerObservability(app, registry);
   await registerOpenApi(app, config.version);

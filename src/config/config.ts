@@ -56,6 +56,7 @@ export const EnvSchema = Type.Object({
   STREAMPLANE_EVENT_RETENTION_SECONDS: Int(86_400, 60, 31_536_000, 'How long the operator event stream keeps events for clients that resume with Last-Event-ID.'),
   STREAMPLANE_EVENT_STREAM_POLL_MS: Int(250, 50, 10_000, 'How often an open event stream reads new events from the log.'),
   STREAMPLANE_INGEST_HOOK_BODY_LIMIT_BYTES: Int(16_384, 512, 1_048_576, 'Largest media-server callback body.'),
+  STREAMPLANE_CORS_ORIGINS: Type.String({ default: '', maxLength: 8_192, description: 'Comma-separated Origins whose browser pages may call the HTTP API (players posting telemetry, validating tokens, sending heartbeats), or * for any; empty = no CORS headers (same-origin pages and servers only).' }),
   STREAMPLANE_WS_ALLOWED_ORIGINS: Type.String({ default: '', description: 'Comma-separated Origins allowed to open sockets (e.g. https://player.example.com); empty = any. Requests without an Origin (non-browser clients) are always allowed: the token, not the Origin, authenticates.' }),
   STREAMPLANE_WS_MAX_PAYLOAD_BYTES: Int(16_384, 256, 1_048_576, 'Largest WebSocket frame a client may send; a bigger one closes the socket with 1009.'),
   STREAMPLANE_WS_MAX_BUFFERED_BYTES: Int(1_048_576, 16_384, 67_108_864, 'Data queued for one slow socket beyond which it is disconnected (close 4008) instead of growing memory.'),
@@ -97,6 +98,8 @@ export interface Config {
   keepAliveTimeoutMs: number;
   bodyLimitBytes: number;
   trustProxy: boolean;
+  /** Origins allowed by CORS; ['*'] for any; [] for none. */
+  corsOrigins: string[];
   tokens: {
     issuer: string;
     audience: string;
@@ -206,6 +209,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     keepAliveTimeoutMs: e.STREAMPLANE_KEEP_ALIVE_TIMEOUT_MS,
     bodyLimitBytes: e.STREAMPLANE_BODY_LIMIT_BYTES,
     trustProxy: e.STREAMPLANE_TRUST_PROXY,
+    corsOrigins: list(e.STREAMPLANE_CORS_ORIGINS),
     tokens: {
       issuer: e.STREAMPLANE_TOKEN_ISSUER,
       audience: e.STREAMPLANE_TOKEN_AUDIENCE,
