@@ -107,7 +107,7 @@ export const telemetryRoutes: FastifyPluginAsync<Options> = async (app, { db, cl
       summary: 'Report a batch of player events (QoE); 202 with per-event rejections',
       description:
         'Authenticated by a viewer access token (every event must carry its `sid` and `sub`) or an operator API key (server-side collectors). ' +
-        'A bad event is rejected alone, with its index and reason; an event_id sent twice counts once. Accepted events are written within about a second. ' +
+        'A bad event is rejected alone, with its index and reason; an event_id sent twice counts once. Accepted events reach the metrics within about 5 s. ' +
         '413 when the batch has more than STREAMPLANE_TELEMETRY_MAX_BATCH_EVENTS events or the body exceeds STREAMPLANE_TELEMETRY_BODY_LIMIT_BYTES; 503 telemetry_backlog (with Retry-After) when this instance cannot buffer more.',
       security: [{ viewerToken: [] }, { operatorKey: [] }],
       body: EventBatch,

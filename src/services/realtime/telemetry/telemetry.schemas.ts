@@ -105,7 +105,7 @@ export const TelemetryMetrics = Type.Object(
     session_id: Type.String(),
     from: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
     to: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-    as_of: Type.String({ format: 'date-time', description: 'Server time of the answer; events still in a write buffer (≈ 1 s) are not counted yet' }),
+    as_of: Type.String({ format: 'date-time', description: 'Server time of the answer; events still in the write buffer (up to 5 s) are not counted yet' }),
     ...MetricFields,
     breakdown: Type.Optional(Type.Object({ dimension: Type.String(), groups: Type.Array(MetricsGroup, { description: 'Largest groups first, at most 50' }) })),
   },

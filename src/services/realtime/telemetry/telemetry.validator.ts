@@ -4,7 +4,8 @@ import { CODE, type StateEvent } from './telemetry.views.js';
 /**
  * Per-event checks, written by hand: a batch of 100 events must cost little more than parsing it
  * (bench/README.md, telemetry), and each rejection needs its own reason rather than one schema error
- * for the whole body. Hand-written checks ran at ~0.2 µs per event here.
+ * for the whole body. Ids and timestamps are checked by character, not by regular expression plus
+ * Date.parse, which cost more than everything else in the check.
  */
 
 export interface ValidEvent {
