@@ -58,6 +58,9 @@ describe('chat: bad frames, floods, slow readers and dead peers', () => {
       [{ type: 'ban', user_id: 'x', nonce: 'd', shadow: 'yes' }, /\/shadow/, 'd'],
       [{ type: 'timeout', user_id: 'x', seconds: -5, nonce: 'e' }, /\/seconds/, 'e'],
       [{ type: 'slow_mode', seconds: 1.5, nonce: 'f' }, /\/seconds/, 'f'],
+      [{ type: 'send', text: 'nul \u0000 byte', nonce: 'g' }, /\/text: control characters/, 'g'],
+      [{ type: 'send', text: 'lone \ud800 surrogate', nonce: 'h' }, /\/text: control characters/, 'h'],
+      [{ type: 'ban', user_id: 'bell\u0007', nonce: 'i' }, /\/user_id/, 'i'],
     ];
     for (const [frame, detail, nonce] of cases) {
       s.send(frame);
@@ -70,6 +73,18 @@ describe('chat: bad frames, floods, slow readers and dead peers', () => {
     expect(await s.next('pong')).toEqual({ type: 'pong' });
     expect(s.closed).toBeNull();
     expect(await storedCount(sid)).toBe(0);
+  });
+
+  it('sends joined first, even to a client that sends before it arrives', async () => {
+    const sid = await newSession(t);
+    const token = await mint(t, sid, 'eager');
+    for (let i = 0; i < 5; i++) {
+      const s = await openSocket(`${base}/ws/chat/${sid}?access_token=${token}`);
+      sockets.push(s);
+      s.send('garbage');
+      await s.next('error');
+      expect(s.frames[0]!.type).toBe('joined');
+    }
   });
 
   it('closes on a binary frame (1003) and on a frame over the payload limit (1009); fragmented text frames are reassembled', async () => {

@@ -4,6 +4,7 @@ import type { EventPayload } from '../../../core/events.js';
 import type { Bus, Clock, Database } from '../../../core/ports/index.js';
 import type { RealtimeConfig } from '../../../config/config.js';
 import { hasScope, type ViewerClaims } from '../../../http/viewer-auth/viewer-token.verifier.js';
+import { UNSAFE_TEXT } from '../hub/frames.js';
 import type { Hub } from '../hub/hub.js';
 import { OrderedRelay } from '../relay/ordered-relay.js';
 import { captionsRepository as repo, type CueRow } from './captions.repository.js';
@@ -22,13 +23,6 @@ type Delivered = { offset: number; start_ms: number; end_ms: number; text: strin
 
 export const captionsRoom = (sessionId: string) => `captions:${sessionId}`;
 const sessionOf = (room: string) => room.slice('captions:'.length);
-
-/**
- * C0 controls other than tab and line breaks, DEL, and lone surrogates. PostgreSQL text refuses NUL
- * (a 5xx instead of a 4xx), a lone surrogate would be stored as U+FFFD while the Bus carried the
- * original, and neither belongs in a caption.
- */
-const UNSAFE_TEXT = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 export interface CaptionsServiceDeps {
   db: Database;

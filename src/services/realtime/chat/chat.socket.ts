@@ -87,7 +87,9 @@ export function chatSocketRoute(d: { chat: ChatService; hub: Hub; gate: Omit<Soc
         chat.leavePresence(claims.sid, claims.sub).catch((err: unknown) => d.log.warn({ err }, 'chat presence leave failed'));
       });
       socket.on('message', (data, isBinary) => handle(conn, data, isBinary));
-      Promise.all([chat.joinFrame(claims.sid, claims, resume), chat.joinPresence(claims.sid, claims.sub).catch(() => null)]).then(
+      // The join goes first in the socket's queue: `joined` is always the first frame, even when the
+      // client sends at once.
+      conn.busy = Promise.all([chat.joinFrame(claims.sid, claims, resume), chat.joinPresence(claims.sid, claims.sub).catch(() => null)]).then(
         ([{ last, frame }, members]) => {
           if (conn.closed) return;
           conn.sendJson({ ...frame, members });

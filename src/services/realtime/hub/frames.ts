@@ -2,6 +2,12 @@ import type { TObject } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 
 export const Nonce = { minLength: 1, maxLength: 64 } as const;
+/**
+ * C0 controls other than tab and line breaks, DEL, and lone surrogates: PostgreSQL text refuses NUL (a
+ * 5xx instead of a 4xx), a lone surrogate would be stored as U+FFFD while the Bus carried the original,
+ * and none belongs in a chat line or a caption.
+ */
+export const UNSAFE_TEXT = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** A frame the client got wrong: answered with an `error` frame of code `bad_frame`. */
 export class BadFrame extends Error {
@@ -35,6 +41,11 @@ export function frameParser<T extends Record<string, TObject>>(schemas: T) {
     if (!check.Check(f)) {
       const e = check.Errors(f).First();
       throw new BadFrame(e ? `${e.path || '/'}: ${e.message}` : 'The frame does not match its type.', nonce);
+    }
+    for (const [key, value] of Object.entries(f)) {
+      if (typeof value === 'string' && UNSAFE_TEXT.test(value)) {
+        throw new BadFrame(`/${key}: control characters and unpaired surrogates are not allowed.`, nonce);
+      }
     }
     return f as never;
   };

@@ -92,16 +92,24 @@ export class OrderedRelay<E extends Offsetted> {
     st.timer = null;
     if (this.rooms.get(room) !== st || st.next === null || st.waiting.size === 0) return;
     const from = st.next;
-    const to = Math.min(...st.waiting.keys());
+    const to = lowest(st.waiting);
     try {
       for (const e of await this.o.fetchRange(room, from, to)) if (e.offset >= st.next) st.waiting.set(e.offset, e);
     } catch (err) {
       this.o.log.warn({ err, room, from, to }, 'relay gap not filled: skipping it (clients recover on reconnect)');
     }
     if (this.rooms.get(room) !== st) return;
-    // Whatever the database had is now waiting; a hole it could not fill is skipped rather than
-    // holding the room back forever.
-    if (!st.waiting.has(st.next)) st.next = Math.min(...st.waiting.keys());
+    // Whatever the database had is now waiting (the missing event may also have arrived meanwhile and
+    // been delivered, leaving nothing); a hole it could not fill is skipped rather than holding the
+    // room back forever.
+    if (st.waiting.size > 0 && !st.waiting.has(st.next)) st.next = lowest(st.waiting);
     this.drain(room, st);
   }
+}
+
+/** The smallest key (a loop: spreading a large map into Math.min can overflow the stack). */
+function lowest(m: Map<number, unknown>): number {
+  let min = Infinity;
+  for (const k of m.keys()) if (k < min) min = k;
+  return min;
 }
