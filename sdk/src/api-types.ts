@@ -3878,7 +3878,7 @@ export interface paths {
         put?: never;
         /**
          * Report a batch of player events (QoE); 202 with per-event rejections
-         * @description Authenticated by a viewer access token (every event must carry its `sid` and `sub`) or an operator API key (server-side collectors). A bad event is rejected alone, with its index and reason; an event_id sent twice counts once. Accepted events are written within about a second. 413 when the batch has more than STREAMPLANE_TELEMETRY_MAX_BATCH_EVENTS events or the body exceeds STREAMPLANE_TELEMETRY_BODY_LIMIT_BYTES; 503 telemetry_backlog (with Retry-After) when this instance cannot buffer more.
+         * @description Authenticated by a viewer access token (every event must carry its `sid` and `sub`) or an operator API key (server-side collectors). A bad event is rejected alone, with its index and reason; an event_id sent twice counts once. Accepted events reach the metrics within about 5 s. 413 when the batch has more than STREAMPLANE_TELEMETRY_MAX_BATCH_EVENTS events or the body exceeds STREAMPLANE_TELEMETRY_BODY_LIMIT_BYTES; 503 telemetry_backlog (with Retry-After) when this instance cannot buffer more.
          */
         post: {
             parameters: {
@@ -4329,7 +4329,7 @@ export interface components {
             to: string | null;
             /**
              * Format: date-time
-             * @description Server time of the answer; events still in a write buffer (≈ 1 s) are not counted yet
+             * @description Server time of the answer; events still in the write buffer (up to 5 s) are not counted yet
              */
             as_of: string;
             /** @description Views (playback attempts) that started in the window */

@@ -82,6 +82,8 @@ export const EnvSchema = Type.Object({
   STREAMPLANE_TELEMETRY_MAX_EVENT_BYTES: Int(4_096, 128, 1_048_576, 'Largest telemetry event (JSON-encoded).'),
   STREAMPLANE_TELEMETRY_BODY_LIMIT_BYTES: Int(1_048_576, 1_024, 67_108_864, 'Largest telemetry request body.'),
   STREAMPLANE_TELEMETRY_MAX_AGE_SECONDS: Int(86_400, 60, 31_536_000, 'Telemetry events older than this (by their ts) are refused as too late.'),
+  STREAMPLANE_TELEMETRY_FLUSH_MS: Int(5_000, 100, 600_000, 'How often accepted telemetry is written and its views recomputed (metrics lag by up to this much; shorter costs more CPU per active view).'),
+  STREAMPLANE_TELEMETRY_BUFFER_MAX_ENTRIES: Int(100_000, 1_000, 10_000_000, 'Telemetry entries (views and state events) held in memory awaiting a write; past it batches get 503 telemetry_backlog (about 150 bytes each).'),
   STREAMPLANE_TELEMETRY_MAX_FUTURE_MS: Int(300_000, 0, 86_400_000, 'Telemetry events dated further in the future than this are refused (clock skew allowance).'),
 });
 export type Env = Static<typeof EnvSchema>;
@@ -160,7 +162,7 @@ export interface RealtimeConfig {
     review: { url: string; secretKey: string | null; timeoutMs: number; fallback: 'allow' | 'deny' } | null;
   };
   captions: { recentCues: number; cueMaxChars: number };
-  telemetry: { maxBatchEvents: number; maxEventBytes: number; bodyLimitBytes: number; maxAgeSeconds: number; maxFutureMs: number };
+  telemetry: { maxBatchEvents: number; maxEventBytes: number; bodyLimitBytes: number; maxAgeSeconds: number; maxFutureMs: number; flushMs: number; bufferMaxEntries: number };
 }
 
 export class ConfigError extends Error {
@@ -272,6 +274,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         bodyLimitBytes: e.STREAMPLANE_TELEMETRY_BODY_LIMIT_BYTES,
         maxAgeSeconds: e.STREAMPLANE_TELEMETRY_MAX_AGE_SECONDS,
         maxFutureMs: e.STREAMPLANE_TELEMETRY_MAX_FUTURE_MS,
+        flushMs: e.STREAMPLANE_TELEMETRY_FLUSH_MS,
+        bufferMaxEntries: e.STREAMPLANE_TELEMETRY_BUFFER_MAX_ENTRIES,
       },
     },
     version,

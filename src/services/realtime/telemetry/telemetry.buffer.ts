@@ -8,7 +8,7 @@ import type { ValidEvent } from './telemetry.validator.js';
 /**
  * Buffered entries (one per pending view plus one per pending state event; heartbeats only move a
  * pending view's times and take no room). Full → the route answers 503 telemetry_backlog. At ~150
- * bytes an entry this bounds the buffer near 15 MB. Wanted as STREAMPLANE_TELEMETRY_BUFFER_MAX_ENTRIES.
+ * bytes an entry this bounds the buffer near 15 MB. Default of STREAMPLANE_TELEMETRY_BUFFER_MAX_ENTRIES.
  */
 export const BUFFER_MAX_ENTRIES = 100_000;
 /**
@@ -112,10 +112,11 @@ export class TelemetryBuffer {
     private readonly clock: Clock,
     private readonly log: FastifyBaseLogger,
     private readonly metrics: BufferMetrics,
+    private readonly opts: { flushMs: number; maxEntries: number } = { flushMs: FLUSH_INTERVAL_MS, maxEntries: BUFFER_MAX_ENTRIES },
   ) {}
 
   start(): void {
-    this.#timer = this.clock.setInterval(() => void this.flush(), FLUSH_INTERVAL_MS);
+    this.#timer = this.clock.setInterval(() => void this.flush(), this.opts.flushMs);
   }
 
   get entries(): number {
@@ -124,7 +125,7 @@ export class TelemetryBuffer {
 
   /** Whether `n` more events could be taken (each takes at most two entries: a new view and a state event). */
   hasRoomFor(n: number): boolean {
-    return !this.#closed && this.#entries + 2 * n <= BUFFER_MAX_ENTRIES;
+    return !this.#closed && this.#entries + 2 * n <= this.opts.maxEntries;
   }
 
   add(events: ValidEvent[]): void {

@@ -1,3 +1,4 @@
+import type { RealtimeConfig } from '../../../config/config.js';
 import type { Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync, onRequestAsyncHookHandler } from 'fastify';
 import { Counter, type Registry } from 'prom-client';
@@ -5,17 +6,11 @@ import { AppError, badRequest, forbidden, notFound } from '../../../core/errors.
 import type { Clock, Database } from '../../../core/ports/index.js';
 import { SessionCache } from './session.cache.js';
 import { BatchResult, EventBatch, MetricsParams, MetricsQuery, REJECTION_REASONS, TelemetryEvent, TelemetryMetrics, type MetricsGroup, type RejectionReason } from './telemetry.schemas.js';
-import { bufferMetrics, FLUSH_INTERVAL_MS, TelemetryBuffer } from './telemetry.buffer.js';
+import { bufferMetrics, TelemetryBuffer } from './telemetry.buffer.js';
 import { telemetryRepository as repo, type Aggregate } from './telemetry.repository.js';
 import { checkEvent, parseTs, type ValidEvent } from './telemetry.validator.js';
 
-export interface TelemetryLimits {
-  maxBatchEvents: number;
-  maxEventBytes: number;
-  bodyLimitBytes: number;
-  maxAgeSeconds: number;
-  maxFutureMs: number;
-}
+export type TelemetryLimits = RealtimeConfig['telemetry'];
 
 interface Options {
   db: Database;
@@ -86,7 +81,7 @@ export const telemetryRoutes: FastifyPluginAsync<Options> = async (app, { db, cl
   const count = (o: Outcome, n: number) => {
     if (n > 0) outcomes.get(o)!.inc(n);
   };
-  const buffer = new TelemetryBuffer(db, clock, log, bufferMetrics(registry, { inc: (n) => count('dropped_view_full', n) }));
+  const buffer = new TelemetryBuffer(db, clock, log, bufferMetrics(registry, { inc: (n) => count('dropped_view_full', n) }), { flushMs: limits.flushMs, maxEntries: limits.bufferMaxEntries });
   const sessions = new SessionCache(db, clock);
   buffer.start();
   app.addHook('onClose', () => buffer.close());
@@ -123,7 +118,7 @@ export const telemetryRoutes: FastifyPluginAsync<Options> = async (app, { db, cl
     if (viewer && !viewer.scope.split(' ').includes('view')) throw forbidden('insufficient_scope', 'Telemetry needs a viewer token with the view scope.');
     if (!buffer.hasRoomFor(raw.length)) {
       count('backlog', raw.length);
-      reply.header('retry-after', String(Math.ceil(FLUSH_INTERVAL_MS / 1000)));
+      reply.header('retry-after', String(Math.ceil(limits.flushMs / 1000)));
       throw new AppError(503, 'telemetry_backlog', 'This instance has more telemetry waiting to be written than it buffers; retry the same batch shortly.');
     }
 
