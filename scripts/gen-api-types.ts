@@ -7,10 +7,11 @@ import { migrate, readMigrations } from '../src/backends/migrator.js';
 import { loadConfig } from '../src/config/config.js';
 
 /**
- * Writes src/cli/api-types.ts from the OpenAPI document of the real app, so the CLI's HTTP client is
- * typed by the API itself. test/cli/api-types.test.ts fails when the committed file is stale.
+ * Writes sdk/src/api-types.ts from the OpenAPI document of the real app, so the HTTP clients (the
+ * SDK's, and the CLI's, which imports the same file) are typed by the API itself.
+ * test/cli/api-types.test.ts fails when the committed file is stale.
  */
-export const API_TYPES_PATH = fileURLToPath(new URL('../src/cli/api-types.ts', import.meta.url));
+export const API_TYPES_PATH = fileURLToPath(new URL('../sdk/src/api-types.ts', import.meta.url));
 
 const HEADER = `/**
  * GENERATED FILE: do not edit by hand.

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import createClient, { type Client } from 'openapi-fetch';
 import type { CliConfig } from '../config/cli-config.js';
-import type { paths } from './api-types.js';
+import type { paths } from '../../sdk/src/api-types.js';
 import { apiError, CliError, unreachable, usageError } from './errors.js';
 import { EXIT } from './exit-codes.js';
 import { jsonLine, type Io } from './output.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { components, paths } from '../api-types.js';
+import type { components, paths } from '../../../sdk/src/api-types.js';
 import { usageError } from '../errors.js';
 import { integer } from '../parsers.js';
 import { keyValues, table } from '../output.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { paths } from '../api-types.js';
+import type { paths } from '../../../sdk/src/api-types.js';
 import { keyValues, table } from '../output.js';
 import type { CommandDeps } from './deps.js';
 
