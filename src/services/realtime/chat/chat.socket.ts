@@ -2,10 +2,9 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
 import { AppError, badRequest } from '../../../core/errors.js';
 import { hasScope, type ViewerClaims } from '../../../http/viewer-auth/viewer-token.verifier.js';
-import { CLOSE } from '../hub/close-codes.js';
 import { Connection, type ConnectionLimits } from '../hub/connection.js';
-import { BadFrame } from '../hub/frames.js';
 import type { Hub } from '../hub/hub.js';
+import { serveConnection } from '../hub/serve.js';
 import { admitSocket, type SocketGateOptions } from '../hub/socket-gate.js';
 import type { SocketRoute, UpgradeRequest } from '../hub/socket-route.js';
 import { parseChatFrame, type ChatFrame } from './chat.frames.js';
@@ -45,28 +44,6 @@ export function chatSocketRoute(d: { chat: ChatService; hub: Hub; gate: Omit<Soc
     conn.sendJson({ type: 'ack', nonce });
   };
 
-  const handle = (conn: Connection, data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
-    if (isBinary) return conn.close(CLOSE.unsupportedData, 'text frames only');
-    if (!conn.admitFrame()) return;
-    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
-    conn.busy = conn.busy.then(async () => {
-      let nonce: string | undefined;
-      try {
-        const frame = parseChatFrame(text);
-        nonce = 'nonce' in frame ? frame.nonce : undefined;
-        await onFrame(conn, frame);
-      } catch (err) {
-        if (err instanceof BadFrame) return void conn.sendJson({ type: 'error', code: 'bad_frame', detail: err.message, ...(err.nonce ? { nonce: err.nonce } : {}) });
-        if (err instanceof AppError) {
-          const retry = err.extra.retry_after_ms;
-          return void conn.sendJson({ type: 'error', code: err.code, detail: err.message, ...(nonce ? { nonce } : {}), ...(typeof retry === 'number' ? { retry_after_ms: retry } : {}) });
-        }
-        d.log.error({ err, session_id: conn.claims.sid, user_id: conn.userId }, 'chat frame failed');
-        conn.sendJson({ type: 'error', code: 'unavailable', detail: 'The frame could not be handled; try again.', ...(nonce ? { nonce } : {}) });
-      }
-    });
-  };
-
   return {
     name: 'chat',
     async admit(req: UpgradeRequest) {
@@ -77,30 +54,23 @@ export function chatSocketRoute(d: { chat: ChatService; hub: Hub; gate: Omit<Soc
     },
     connected(socket: WebSocket, { claims, resume }: ChatAdmission, req: UpgradeRequest) {
       const room = chatRoom(claims.sid);
-      const conn = new Connection(socket, claims, room, req.ip, d.limits);
-      hub.add(conn);
-      socket.on('error', () => {}); // ws reports protocol errors here and then closes; the close is what matters
-      socket.on('close', () => {
-        conn.closed = true;
-        hub.remove(conn);
-        if (!hub.has(room)) chat.roomEmptied(claims.sid);
-        chat.leavePresence(claims.sid, claims.sub).catch((err: unknown) => d.log.warn({ err }, 'chat presence leave failed'));
-      });
-      socket.on('message', (data, isBinary) => handle(conn, data, isBinary));
-      // The join goes first in the socket's queue: `joined` is always the first frame, even when the
-      // client sends at once.
-      conn.busy = Promise.all([chat.joinFrame(claims.sid, claims, resume), chat.joinPresence(claims.sid, claims.sub).catch(() => null)]).then(
-        ([{ last, frame }, members]) => {
+      serveConnection(new Connection(socket, claims, room, req.ip, d.limits), hub, {
+        kind: 'chat',
+        parse: parseChatFrame,
+        onFrame,
+        log: d.log,
+        async join(conn) {
+          const [{ last, frame }, members] = await Promise.all([chat.joinFrame(claims.sid, claims, resume), chat.joinPresence(claims.sid, claims.sub).catch(() => null)]);
           if (conn.closed) return;
           conn.sendJson({ ...frame, members });
           chat.relay.known(room, last);
           hub.joined(conn, last);
         },
-        (err: unknown) => {
-          d.log.warn({ err, session_id: claims.sid }, 'chat join failed');
-          conn.close(CLOSE.tryAgainLater, 'try again later');
+        onClosed() {
+          if (!hub.has(room)) chat.roomEmptied(claims.sid);
+          chat.leavePresence(claims.sid, claims.sub).catch((err: unknown) => d.log.warn({ err }, 'chat presence leave failed'));
         },
-      );
+      });
     },
   };
 }
