@@ -3802,6 +3802,8 @@ export interface paths {
                 query?: {
                     /** @description Only cues in this language: `en` matches `en`, `en-US`, `en-GB` (RFC 4647 basic filtering, case-insensitive). Without it, every cue of every language. */
                     lang?: string;
+                    /** @description A viewer access token, for a `<track src>` that cannot send an Authorization header. */
+                    access_token?: string;
                 };
                 header?: never;
                 path: {

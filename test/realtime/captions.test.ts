@@ -246,4 +246,13 @@ describe('captions over WebSocket', () => {
     expect(unknown.json()).toMatchObject({ code: 'not_found' });
     expect((await vtt('not-a-session', operator())).statusCode).toBe(400);
   });
+
+  it('takes a viewer token as ?access_token= for a <track src> (never an operator key)', async () => {
+    const sid = await newSession(t);
+    const ok = await vtt(sid, {}, `?access_token=${await mint(t, sid, 'track', ['view'])}`);
+    expect(ok.statusCode).toBe(200);
+    expect(ok.body).toMatch(/^WEBVTT/);
+    expect((await vtt(sid, {}, `?access_token=${encodeURIComponent('test-admin-key-0123456789abcdefghijklmnop')}`)).statusCode).toBe(401);
+    expect((await vtt(sid, {}, '?access_token=a.b.c')).statusCode).toBe(401);
+  });
 });

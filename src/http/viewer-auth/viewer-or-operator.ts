@@ -14,13 +14,24 @@ declare module 'fastify' {
 const JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
 /**
+ * `?access_token=` on GETs, for what a browser fetches without script: a `<track src>` cannot send an
+ * Authorization header. Viewer tokens only (short-lived, one session); an operator key never goes in a
+ * URL. Logs redact the parameter.
+ */
+function queryViewerToken(request: FastifyRequest): string | null {
+  if (request.method !== 'GET') return null;
+  const t = (request.query as { access_token?: unknown } | undefined)?.access_token;
+  return typeof t === 'string' && t.length <= 4096 && JWT.test(t) ? t : null;
+}
+
+/**
  * onRequest hook of routes that players and operators' server-side collectors both call (telemetry,
  * captions): sets `request.viewer` or `request.operator`, or answers 401 with the reason. The route
  * still checks that a viewer's session is the one it acts on.
  */
 export function requireViewerOrOperator(operatorKey: OperatorKeyVerifier, verifier: ViewerTokenVerifier): onRequestAsyncHookHandler {
   return async function viewerOrOperatorAuth(request: FastifyRequest, reply: FastifyReply) {
-    const token = bearerToken(request);
+    const token = bearerToken(request) ?? queryViewerToken(request);
     if (!token) {
       reply.header('www-authenticate', 'Bearer realm="streamplane"');
       throw unauthorized('missing_credentials', 'This endpoint needs a viewer access token or an operator API key: Authorization: Bearer <token>.');

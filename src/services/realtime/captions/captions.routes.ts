@@ -15,6 +15,7 @@ const Query = Type.Object(
       pattern: LANG_PATTERN,
       description: 'Only cues in this language: `en` matches `en`, `en-US`, `en-GB` (RFC 4647 basic filtering, case-insensitive). Without it, every cue of every language.',
     })),
+    access_token: Type.Optional(Type.String({ maxLength: 4096, description: 'A viewer access token, for a `<track src>` that cannot send an Authorization header.' })),
   },
   { additionalProperties: false },
 );
