@@ -32,7 +32,13 @@ const TOKENS = num(process.env.BENCH_CHAT_TOKENS, 100);
 const WARMUP_MESSAGES = 20;
 const TARGETS = (process.env.BENCH_CHAT_TARGETS ?? 'ws,socketio,streamplane').split(',').map((s) => s.trim()) as ChatTarget[];
 
+/**
+ * Issue 4's targets. In a paced pass every server that keeps up delivers the offered rate, so comparing
+ * rates there compares noise: the rate condition is keeping up (≥ 98 % of the offered deliveries/s)
+ * and the comparison that matters is the tail.
+ */
 const TARGET = { delivered_vs_ws_at_least: 0.75, delivered_vs_socketio_at_least: 1, p99_vs_socketio_at_most: 1 };
+const PACED_TARGET = { delivered_vs_offered_at_least: 0.98, p99_vs_socketio_at_most: 1 };
 
 interface Outcome {
   connect: ConnectResult | null;
@@ -164,11 +170,14 @@ function report(n: number, outcomes: Partial<Record<ChatTarget, Outcome>>) {
       cpu_ratio_vs_socketio: div(sio?.server_cpu_us_per_delivery, subject?.server_cpu_us_per_delivery),
     };
     const complete = subject ? subject.deliveries >= subject.deliveries_expected && !subject.timed_out : false;
+    const m = mode === 'burst' ? burstMessages(n) : pacedRate(n);
+    const vsOffered = mode === 'paced' && subject ? round(subject.delivered_per_s / (m * n)) : null;
     const within =
       ratios.delivered_vs_ws === null || ratios.delivered_vs_socketio === null || ratios.p99_vs_socketio === null
         ? null
-        : complete && ratios.delivered_vs_ws >= TARGET.delivered_vs_ws_at_least && ratios.delivered_vs_socketio >= TARGET.delivered_vs_socketio_at_least && ratios.p99_vs_socketio <= TARGET.p99_vs_socketio_at_most;
-    const m = mode === 'burst' ? burstMessages(n) : pacedRate(n);
+        : mode === 'burst'
+          ? complete && ratios.delivered_vs_ws >= TARGET.delivered_vs_ws_at_least && ratios.delivered_vs_socketio >= TARGET.delivered_vs_socketio_at_least && ratios.p99_vs_socketio <= TARGET.p99_vs_socketio_at_most
+          : complete && vsOffered !== null && vsOffered >= PACED_TARGET.delivered_vs_offered_at_least && ratios.p99_vs_socketio <= PACED_TARGET.p99_vs_socketio_at_most;
     emit({
       scenario: 'chat_fanout',
       case: `${n}_subscribers_${mode}`,
@@ -180,8 +189,8 @@ function report(n: number, outcomes: Partial<Record<ChatTarget, Outcome>>) {
       limit: ws ? { name: 'bare ws 8 broadcast server (bench/peers/ws-broadcast.ts)', connect: outcomes.ws?.connect, ...passSummary(ws, outcomes.ws) } : { skipped: outcomes.ws?.error ?? 'not run' },
       peer: sio ? { name: 'Socket.IO 4 room broadcast (bench/peers/socketio-room.ts)', connect: outcomes.socketio?.connect, ...passSummary(sio, outcomes.socketio) } : { skipped: outcomes.socketio?.error ?? 'not run' },
       ratio: ratios.delivered_vs_ws,
-      ratios,
-      target: TARGET,
+      ratios: mode === 'paced' ? { ...ratios, delivered_vs_offered: vsOffered } : ratios,
+      target: mode === 'burst' ? TARGET : PACED_TARGET,
       within_target: within,
       setup: {
         subscribers: n,
