@@ -10,6 +10,15 @@ import { selectProtocol, type AnySocketRoute, type UpgradeRequest } from './sock
 const PATH = /^\/ws\/([a-z]+)\/([^/?#]{1,200})\/?$/;
 
 /**
+ * Guards the raw socket until ws takes it over. A module-level function, not a closure: a closure made
+ * in onUpgrade would share its scope with the callbacks that use the request, and as a listener on a
+ * socket that lives for hours it kept every socket's upgrade request (and its token) in memory.
+ */
+function destroyOnError(this: Duplex) {
+  this.destroy();
+}
+
+/**
  * Takes WebSocket upgrades off the HTTP server and hands them to the socket routes. Done here rather
  * than through a Fastify route so that an open socket holds no Fastify request, reply or response
  * objects (an idle instance holds tens of thousands of sockets), and so that a refusal is an HTTP
@@ -28,7 +37,7 @@ export function attachUpgrades(app: FastifyInstance, opts: { maxPayloadBytes: nu
   };
 
   const onUpgrade = (raw: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on('error', () => socket.destroy());
+    socket.on('error', destroyOnError);
     const url = raw.url ?? '/';
     const requestId = randomUUID();
     const [path, search = ''] = url.split('?', 2) as [string, string?];
@@ -47,7 +56,10 @@ export function attachUpgrades(app: FastifyInstance, opts: { maxPayloadBytes: nu
     route.admit(req).then(
       (admission) => {
         if (socket.destroyed) return;
-        wss.handleUpgrade(raw, socket, head, (ws) => route.connected(ws, admission, req));
+        wss.handleUpgrade(raw, socket, head, (ws) => {
+          socket.removeListener('error', destroyOnError); // ws has its own now
+          route.connected(ws, admission, req);
+        });
       },
       (err: unknown) => {
         if (err instanceof AppError) return refuse(socket, url, requestId, err.status, err.code, err.message);
