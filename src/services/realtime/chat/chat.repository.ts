@@ -32,6 +32,8 @@ export interface ModerationRow {
 }
 
 const EVENT_COLUMNS = `seq::int AS "offset", kind, message_id AS id, user_id, body AS text, shadow, created_at AS ts`;
+/** The same, for rows aggregated to JSON (timestamps as ISO strings with milliseconds, in UTC). */
+const JSON_EVENT_COLUMNS = `seq::int AS "offset", kind, message_id AS id, user_id, body AS text, shadow, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ts`;
 /** Restrictions in force at $3 for user $2 of room $1. */
 const IN_FORCE = `session_id = $1 AND user_id = $2 AND (until IS NULL OR until > $3)`;
 
@@ -49,6 +51,56 @@ export const chatRepository = {
       [sessionId],
     );
     return rows[0] ?? null;
+  },
+
+  /** Whether a session exists (and its status) and whether `userId` is banned from its room: one statement. */
+  async admission(db: Queryable, sessionId: string, userId: string): Promise<{ status: string; banned: boolean } | null> {
+    const { rows } = await db.query<{ status: string; banned: boolean }>(
+      `SELECT s.status, EXISTS (SELECT 1 FROM chat_restrictions x WHERE x.session_id = s.id AND x.user_id = $2 AND x.kind = 'ban') AS banned
+       FROM sessions s WHERE s.id = $1`,
+      [sessionId, userId],
+    );
+    return rows[0] ?? null;
+  },
+
+  /**
+   * What a joining socket needs, in one statement (one snapshot): the room, and either the replay of
+   * what it missed after `since` (when the epoch is the room's and the gap is at most `resumeMax`) or
+   * the latest `limit` messages it may see. Joins come in storms after a restart: one round trip each.
+   */
+  async join(db: Queryable, j: { sessionId: string; userId: string; limit: number; since: number | null; epoch: string | null; resumeMax: number }): Promise<(RoomRow & { recovered: boolean; events: ChatEventRow[] }) | null> {
+    const { rows } = await db.query<RoomRow & { recovered: boolean; events: Array<Omit<ChatEventRow, 'ts'> & { ts: string }> }>(
+      `WITH r AS (
+         SELECT epoch, last_offset::int AS last_offset, slow_mode_seconds, blocked_terms,
+                ($4::bigint IS NOT NULL AND $5::text = epoch AND $4::bigint <= last_offset AND last_offset - $4::bigint <= $6) AS recovered
+         FROM chat_rooms WHERE session_id = $1
+       )
+       SELECT r.*, COALESCE(CASE WHEN r.recovered THEN (
+           SELECT json_agg(e ORDER BY e."offset") FROM (
+             SELECT ${JSON_EVENT_COLUMNS} FROM chat_events
+             WHERE session_id = $1 AND seq > $4::bigint AND seq <= r.last_offset
+               AND (kind = 'deleted' OR (deleted_at IS NULL AND (NOT shadow OR user_id = $2)))) e)
+         ELSE (
+           SELECT json_agg(e ORDER BY e."offset") FROM (
+             SELECT ${JSON_EVENT_COLUMNS} FROM chat_events
+             WHERE session_id = $1 AND kind = 'message' AND deleted_at IS NULL AND (NOT shadow OR user_id = $2) AND seq <= r.last_offset
+             ORDER BY seq DESC LIMIT $3) e)
+         END, '[]'::json) AS events
+       FROM r`,
+      [j.sessionId, j.userId, j.limit, j.since, j.epoch, j.resumeMax],
+    );
+    const row = rows[0];
+    if (!row) return null;
+    const events = (typeof row.events === 'string' ? JSON.parse(row.events) : row.events) as Array<Omit<ChatEventRow, 'ts'> & { ts: string }>;
+    return { ...row, events: events.map((e) => ({ ...e, ts: new Date(e.ts) })) };
+  },
+
+  /** Creates a session's room if it has none (its first socket anywhere). */
+  async ensureRoom(db: Queryable, sessionId: string, epoch: string, now: Date) {
+    await db.query(
+      `INSERT INTO chat_rooms (session_id, epoch, created_at) SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM sessions WHERE id = $1) ON CONFLICT (session_id) DO NOTHING`,
+      [sessionId, epoch, now],
+    );
   },
 
   async restrictionsOf(db: Queryable, sessionId: string, userId: string, now: Date): Promise<RestrictionRow[]> {
@@ -106,30 +158,6 @@ export const chatRepository = {
     if (rows[0]) return rows[0];
     const exists = await db.query(`SELECT 1 FROM chat_events WHERE session_id = $1 AND message_id = $2 AND kind = 'message'`, [sessionId, messageId]);
     return exists.rows.length > 0 ? 'gone' : null;
-  },
-
-  /** The latest `limit` messages a user may see (not deleted; shadow-banned ones only their author's), oldest first. */
-  async history(db: Queryable, sessionId: string, userId: string, limit: number): Promise<ChatEventRow[]> {
-    if (limit === 0) return [];
-    const { rows } = await db.query<ChatEventRow>(
-      `SELECT ${EVENT_COLUMNS} FROM chat_events
-       WHERE session_id = $1 AND kind = 'message' AND deleted_at IS NULL AND (NOT shadow OR user_id = $2)
-       ORDER BY seq DESC LIMIT $3`,
-      [sessionId, userId, limit],
-    );
-    return rows.reverse();
-  },
-
-  /** What a user missed after `since`, in order: messages still there, and deletes. */
-  async replay(db: Queryable, sessionId: string, userId: string, since: number): Promise<ChatEventRow[]> {
-    const { rows } = await db.query<ChatEventRow>(
-      `SELECT ${EVENT_COLUMNS} FROM chat_events
-       WHERE session_id = $1 AND seq > $2
-         AND (kind = 'deleted' OR (deleted_at IS NULL AND (NOT shadow OR user_id = $3)))
-       ORDER BY seq`,
-      [sessionId, since, userId],
-    );
-    return rows;
   },
 
   /** Every event with `from <= offset < to` (the relay fills gaps with them). */

@@ -89,14 +89,21 @@ export class ChatService {
 
   // ---- rooms and sockets -------------------------------------------------------------------------
 
-  /** Checks, before the upgrade, that the session's room may be joined by this user. */
+  /**
+   * Checks, before the upgrade, that the session's room may be joined by this user: from the room's
+   * mirror when this instance has sockets in it (bans arrive by the Bus and are re-read every few
+   * seconds), otherwise with one query.
+   */
   async admit(sessionId: string, userId: string): Promise<void> {
-    const now = new Date(this.d.clock.now());
-    const room = await repo.room(this.d.db, sessionId, newEpoch(), now);
-    if (!room) throw new AppError(404, 'not_found', `Session ${sessionId} does not exist.`);
-    if (room.status === 'ended') throw new AppError(409, 'session_ended', `Session ${sessionId} has ended; its history stays readable over HTTP.`);
-    const restrictions = await repo.restrictionsOf(this.d.db, sessionId, userId, now);
-    if (restrictions.some((r) => r.kind === 'ban')) throw new AppError(403, 'banned', 'You are banned from this chat.');
+    const mirror = this.rooms.get(sessionId);
+    if (mirror) {
+      if (mirror.bans.has(userId)) throw new AppError(403, 'banned', 'You are banned from this chat.');
+      return;
+    }
+    const a = await repo.admission(this.d.db, sessionId, userId);
+    if (!a) throw new AppError(404, 'not_found', `Session ${sessionId} does not exist.`);
+    if (a.status === 'ended') throw new AppError(409, 'session_ended', `Session ${sessionId} has ended; its history stays readable over HTTP.`);
+    if (a.banned) throw new AppError(403, 'banned', 'You are banned from this chat.');
   }
 
   /**
@@ -104,22 +111,21 @@ export class ChatService {
    * on can be missed): the room's latest offset, then history or the replay of what was missed.
    */
   async joinFrame(sessionId: string, claims: ViewerClaims, resume: { since: number; epoch: string } | null) {
-    const room = await repo.room(this.d.db, sessionId, newEpoch(), new Date(this.d.clock.now()));
+    const first = !this.rooms.has(sessionId);
+    if (first) await repo.ensureRoom(this.d.db, sessionId, newEpoch(), new Date(this.d.clock.now()));
+    const room = await repo.join(this.d.db, {
+      sessionId, userId: claims.sub, limit: this.d.cfg.historySize, since: resume?.since ?? null, epoch: resume?.epoch ?? null, resumeMax: this.d.cfg.resumeMax,
+    });
     if (!room) throw new AppError(404, 'not_found', `Session ${sessionId} does not exist.`);
-    if (!this.rooms.has(sessionId)) this.rooms.set(sessionId, this.mirror(room.slow_mode_seconds, room.blocked_terms, await repo.bannedUsers(this.d.db, sessionId)));
-    const last = room.last_offset;
-    const missed = resume && resume.epoch === room.epoch && resume.since <= last && last - resume.since <= this.d.cfg.resumeMax;
-    const rows = missed
-      ? (await repo.replay(this.d.db, sessionId, claims.sub, resume.since)).filter((r) => r.offset <= last)
-      : (await repo.history(this.d.db, sessionId, claims.sub, this.d.cfg.historySize)).filter((r) => r.offset <= last);
+    if (first && !this.rooms.has(sessionId)) this.rooms.set(sessionId, this.mirror(room.slow_mode_seconds, room.blocked_terms, await repo.bannedUsers(this.d.db, sessionId)));
     return {
-      last,
+      last: room.last_offset,
       frame: {
         type: 'joined',
         epoch: room.epoch,
-        offset: last,
-        recovered: Boolean(missed),
-        history: rows.map((r) => frameOf(toDelivered(r))),
+        offset: room.last_offset,
+        recovered: room.recovered,
+        history: room.events.map((r) => frameOf(toDelivered(r))),
         user_id: claims.sub,
         scopes: claims.scope.split(' '),
         slow_mode_seconds: room.slow_mode_seconds,
