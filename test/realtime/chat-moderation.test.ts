@@ -28,6 +28,21 @@ const MOD = ['view', 'chat', 'moderate'];
 describe('chat moderation', () => {
   const c = chatApp({ STREAMPLANE_CHAT_BLOCKED_TERMS: 'forbiddenword,spam*', STREAMPLANE_CHAT_USER_RATE_LIMIT: '100' });
 
+  it('stores a burst from one socket in send order (written together, acknowledged in order)', async () => {
+    const { t } = c;
+    const sid = await newSession(t);
+    const fast = await c.join(sid, await mint(t, sid, 'fast'));
+    const other = await c.join(sid, await mint(t, sid, 'other'));
+    for (let i = 0; i < 40; i++) (i % 2 ? other : fast).send({ type: 'send', text: `b${i}`, nonce: `b${i}` });
+    await eventually(() => fast.of('message').length === 40);
+    expect(fast.of('message').filter((m) => m.user_id === 'fast').map((m) => m.text)).toEqual(Array.from({ length: 20 }, (_, i) => `b${2 * i}`));
+    expect(fast.of('message').map((m) => m.offset)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    expect(fast.of('ack').map((a) => a.nonce)).toEqual(Array.from({ length: 20 }, (_, i) => `b${2 * i}`));
+    const stored = (await t.app.inject({ url: `/api/v1/chat/${sid}/messages?limit=100`, headers: operator() })).json().data;
+    expect(stored.map((m: { text: string; ts: string }) => m.text)).toEqual(fast.of('message').map((m) => m.text));
+    expect(stored.map((m: { ts: string }) => m.ts)).toEqual(fast.of('message').map((m) => m.ts));
+  });
+
   it('deletes over the socket (moderators only), and everyone gets the delete', async () => {
     const { t } = c;
     const sid = await newSession(t);

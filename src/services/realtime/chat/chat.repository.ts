@@ -15,6 +15,12 @@ export interface ChatEventRow {
   shadow: boolean;
   ts: Date;
 }
+export interface StoredMessage {
+  offset: number;
+  shadow: boolean;
+  /** When it was stored: the time history and live delivery both show. */
+  ts: Date;
+}
 export type Restriction = 'ban' | 'shadow_ban' | 'timeout';
 export interface RestrictionRow {
   user_id: string;
@@ -115,26 +121,29 @@ export const chatRepository = {
   },
 
   /**
-   * Stores a message unless its author is banned or timed out, in one statement: the offset, the
-   * shadow flag and the restriction check see the same snapshot. Null when a restriction refused it
-   * (or the room does not exist).
+   * Stores a room's pending messages in one statement, each unless its author is banned or timed out:
+   * offsets are taken in send order from chat_rooms.last_offset, and the offsets, shadow flags and
+   * restriction checks all see one snapshot. Returns the stored ones by id (a refused one is absent).
    */
-  async store(db: Queryable, m: { sessionId: string; userId: string; id: string; text: string; now: Date }): Promise<{ offset: number; shadow: boolean } | null> {
-    const { rows } = await db.query<{ offset: number; shadow: boolean }>(
-      `WITH r AS (
-         UPDATE chat_rooms SET last_offset = last_offset + 1
-         WHERE session_id = $1 AND NOT EXISTS (
-           SELECT 1 FROM chat_restrictions WHERE ${IN_FORCE} AND kind IN ('ban', 'timeout'))
-         RETURNING last_offset
+  async storeMany(db: Queryable, sessionId: string, now: Date, ms: Array<{ userId: string; id: string; text: string }>): Promise<Map<string, StoredMessage>> {
+    const { rows } = await db.query<{ id: string; offset: number; shadow: boolean }>(
+      `WITH input AS (
+         SELECT t.id, t.user_id, t.body, t.n FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS t(id, user_id, body, n)
+       ), allowed AS (
+         SELECT i.id, i.user_id, i.body, row_number() OVER (ORDER BY i.n) AS k,
+                EXISTS (SELECT 1 FROM chat_restrictions x WHERE x.session_id = $1 AND x.user_id = i.user_id AND x.kind = 'shadow_ban') AS shadow
+         FROM input i
+         WHERE NOT EXISTS (SELECT 1 FROM chat_restrictions x WHERE x.session_id = $1 AND x.user_id = i.user_id AND x.kind IN ('ban', 'timeout') AND (x.until IS NULL OR x.until > $5))
+       ), r AS (
+         UPDATE chat_rooms SET last_offset = last_offset + (SELECT count(*) FROM allowed) WHERE session_id = $1 RETURNING last_offset
        )
        INSERT INTO chat_events (session_id, seq, kind, message_id, user_id, body, shadow, created_at)
-       SELECT $1, r.last_offset, 'message', $4, $2, $5,
-              EXISTS (SELECT 1 FROM chat_restrictions WHERE session_id = $1 AND user_id = $2 AND kind = 'shadow_ban'), $3
-       FROM r
-       RETURNING seq::int AS "offset", shadow`,
-      [m.sessionId, m.userId, m.now, m.id, m.text],
+       SELECT $1, r.last_offset - (SELECT count(*) FROM allowed) + a.k, 'message', a.id, a.user_id, a.body, a.shadow, $5
+       FROM allowed a, r
+       RETURNING message_id AS id, seq::int AS "offset", shadow`,
+      [sessionId, ms.map((m) => m.id), ms.map((m) => m.userId), ms.map((m) => m.text), now],
     );
-    return rows[0] ?? null;
+    return new Map(rows.map((r) => [r.id, { offset: r.offset, shadow: r.shadow, ts: now }]));
   },
 
   /**

@@ -11,6 +11,7 @@ import type { Hub } from '../hub/hub.js';
 import { OrderedRelay } from '../relay/ordered-relay.js';
 import { Blocklist } from './blocklist.js';
 import { chatRepository as repo, type ChatEventRow, type Restriction } from './chat.repository.js';
+import { MessageBatcher } from './message.batcher.js';
 import type { ReviewClient } from './review.client.js';
 
 /** A request the chat refuses, with the protocol's error code (docs/protocol.md). */
@@ -76,9 +77,11 @@ export class ChatService {
   /** The member count each local room was last told, so unchanged counts are not re-sent. */
   private readonly toldCount = new Map<string, number>();
   private readonly globalBlocklist: Blocklist;
+  private readonly batcher: MessageBatcher;
 
   constructor(private readonly d: ChatServiceDeps) {
     this.globalBlocklist = new Blocklist(d.cfg.blockedTerms);
+    this.batcher = new MessageBatcher(d.db, d.clock);
     this.relay = new OrderedRelay<Delivered>(d.clock, {
       gapMs: d.gapMs,
       log: d.log,
@@ -178,18 +181,36 @@ export class ChatService {
 
   // ---- sending -----------------------------------------------------------------------------------
 
-  async send(claims: ViewerClaims, text: string): Promise<{ id: string; offset: number }> {
+  /**
+   * Checks a message, then queues it for storage in send order and returns at once with `stored`, the
+   * promise of its offset: the socket can check its next frame while this one is written, so one
+   * sender's messages share a statement (group commit) and still keep their order.
+   */
+  async send(claims: ViewerClaims, text: string): Promise<{ stored: Promise<{ id: string; offset: number }> }> {
+    const counted = <T>(p: Promise<T>) =>
+      p.then(
+        (v) => (this.d.messages?.inc({ outcome: 'stored' }), v),
+        (err: unknown) => {
+          this.d.messages?.inc({ outcome: err instanceof AppError ? err.code : 'error' });
+          throw err;
+        },
+      );
     try {
-      const stored = await this.store(claims, text);
-      this.d.messages?.inc({ outcome: 'stored' });
-      return stored;
+      const { id, text: final } = await this.check(claims, text);
+      const { sid, sub } = claims;
+      const stored = this.batcher.store(sid, { userId: sub, id, text: final }).then(async (s) => {
+        if (!s) throw await this.whyRefused(sid, sub);
+        await this.publish({ kind: 'message', session_id: sid, offset: s.offset, id, user_id: sub, text: final, ts: s.ts.toISOString(), shadow: s.shadow });
+        return { id, offset: s.offset };
+      }, unavailable);
+      return { stored: counted(stored) };
     } catch (err) {
-      this.d.messages?.inc({ outcome: err instanceof AppError ? err.code : 'error' });
-      throw err;
+      return { stored: counted(Promise.reject(err)) };
     }
   }
 
-  private async store(claims: ViewerClaims, text: string): Promise<{ id: string; offset: number }> {
+  /** Scope, length, rates, slow mode, blocklist and review: a message's id and final text, or a refusal. */
+  private async check(claims: ViewerClaims, text: string): Promise<{ id: string; text: string }> {
     const { sid, sub } = claims;
     if (!hasScope(claims, 'chat')) throw new ChatRefusal('forbidden', 'Sending needs the chat scope.');
     this.checkLength(text);
@@ -201,19 +222,12 @@ export class ChatService {
     }
     const blocked = this.globalBlocklist.match(text) ?? room?.blocklist.match(text);
     if (blocked) throw new ChatRefusal('blocked', 'The message contains a blocked term.');
-    const now = this.d.clock.now();
-    const id = newId('msg', now);
-    let final = text;
-    if (this.d.review) {
-      const verdict = await this.d.review.review({ session_id: sid, user_id: sub, message_id: id, text });
-      if (!verdict.allow) throw new ChatRefusal('rejected', `The message was refused: ${verdict.reason}.`);
-      final = verdict.text;
-      this.checkLength(final);
-    }
-    const stored = await repo.store(this.d.db, { sessionId: sid, userId: sub, id, text: final, now: new Date(now) }).catch(unavailable);
-    if (!stored) throw await this.whyRefused(sid, sub);
-    await this.publish({ kind: 'message', session_id: sid, offset: stored.offset, id, user_id: sub, text: final, ts: new Date(now).toISOString(), shadow: stored.shadow });
-    return { id, offset: stored.offset };
+    const id = newId('msg', this.d.clock.now());
+    if (!this.d.review) return { id, text };
+    const verdict = await this.d.review.review({ session_id: sid, user_id: sub, message_id: id, text });
+    if (!verdict.allow) throw new ChatRefusal('rejected', `The message was refused: ${verdict.reason}.`);
+    this.checkLength(verdict.text);
+    return { id, text: verdict.text };
   }
 
   private checkLength(text: string) {

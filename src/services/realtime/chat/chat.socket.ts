@@ -4,7 +4,7 @@ import { AppError, badRequest } from '../../../core/errors.js';
 import { hasScope, type ViewerClaims } from '../../../http/viewer-auth/viewer-token.verifier.js';
 import { Connection, type ConnectionLimits } from '../hub/connection.js';
 import type { Hub } from '../hub/hub.js';
-import { serveConnection } from '../hub/serve.js';
+import { sendError, serveConnection } from '../hub/serve.js';
 import { admitSocket, type SocketGateOptions } from '../hub/socket-gate.js';
 import type { SocketRoute, UpgradeRequest } from '../hub/socket-route.js';
 import { parseChatFrame, type ChatFrame } from './chat.frames.js';
@@ -36,8 +36,10 @@ export function chatSocketRoute(d: { chat: ChatService; hub: Hub; gate: Omit<Soc
     const nonce = 'nonce' in frame ? frame.nonce : undefined;
     if (frame.type === 'ping') return void conn.sendJson({ type: 'pong' });
     if (frame.type === 'send') {
-      const { id, offset } = await chat.send(conn.claims, frame.text);
-      return void conn.sendJson({ type: 'ack', nonce, id, offset });
+      // Checked in order; stored in order too, but the next frame need not wait for the write.
+      const { stored } = await chat.send(conn.claims, frame.text);
+      stored.then(({ id, offset }) => conn.sendJson({ type: 'ack', nonce, id, offset }), (err: unknown) => sendError(conn, err, nonce, { kind: 'chat', log: d.log }));
+      return;
     }
     if (!hasScope(conn.claims, 'moderate')) throw new AppError(403, 'forbidden', `${frame.type} needs the moderate scope.`);
     await chat.moderate(`viewer:${conn.userId}`, conn.claims.sid, moderationOf(frame));

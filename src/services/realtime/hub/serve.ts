@@ -50,13 +50,18 @@ export function serveConnection<F>(conn: Connection, hub: Hub, o: ServeOptions<F
       nonce = typeof n === 'string' ? n : undefined;
       await o.onFrame(conn, frame);
     } catch (err) {
-      if (err instanceof BadFrame) return void conn.sendJson({ type: 'error', code: 'bad_frame', detail: err.message, ...(err.nonce ? { nonce: err.nonce } : {}) });
-      if (err instanceof AppError) {
-        const retry = err.extra.retry_after_ms;
-        return void conn.sendJson({ type: 'error', code: err.code, detail: err.message, ...(nonce ? { nonce } : {}), ...(typeof retry === 'number' ? { retry_after_ms: retry } : {}) });
-      }
-      o.log.error({ err, session_id: conn.claims.sid, user_id: conn.userId }, `${o.kind} frame failed`);
-      conn.sendJson({ type: 'error', code: 'unavailable', detail: 'The frame could not be handled; try again.', ...(nonce ? { nonce } : {}) });
+      sendError(conn, err, nonce, o);
     }
   }
+}
+
+/** Answers a failed frame with the protocol's `error` frame (an unexpected failure is logged, not shown). */
+export function sendError(conn: Connection, err: unknown, nonce: string | undefined, o: { kind: string; log: FastifyBaseLogger }) {
+  if (err instanceof BadFrame) return void conn.sendJson({ type: 'error', code: 'bad_frame', detail: err.message, ...(err.nonce ? { nonce: err.nonce } : {}) });
+  if (err instanceof AppError) {
+    const retry = err.extra.retry_after_ms;
+    return void conn.sendJson({ type: 'error', code: err.code, detail: err.message, ...(nonce ? { nonce } : {}), ...(typeof retry === 'number' ? { retry_after_ms: retry } : {}) });
+  }
+  o.log.error({ err, session_id: conn.claims.sid, user_id: conn.userId }, `${o.kind} frame failed`);
+  conn.sendJson({ type: 'error', code: 'unavailable', detail: 'The frame could not be handled; try again.', ...(nonce ? { nonce } : {}) });
 }
