@@ -25,6 +25,8 @@ export class Connection {
   pending: Array<{ offset: number; data: Outbound; onlyFor: string | null }> | null = [];
   alive = true;
   closed = false;
+  /** The socket's queue when the hub corked it for this tick (null when not corked). */
+  backlogBeforeCork: number | null = null;
   /** Frames of one socket are handled one after the other, so a user's messages keep their order. */
   busy: Promise<void> = Promise.resolve();
   private windowStart = 0;
@@ -55,7 +57,7 @@ export class Connection {
    */
   send(data: Outbound): boolean {
     if (this.closed) return false;
-    if (this.socket.bufferedAmount > this.limits.maxBufferedBytes) {
+    if ((this.backlogBeforeCork ?? this.socket.bufferedAmount) > this.limits.maxBufferedBytes) {
       this.close(CLOSE.slowConsumer, 'slow consumer');
       return false;
     }

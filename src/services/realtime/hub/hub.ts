@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { Clock, TimerHandle } from '../../../core/ports/index.js';
 import { CLOSE, type CloseCode } from './close-codes.js';
 import type { Connection, Outbound } from './connection.js';
@@ -18,6 +19,8 @@ export interface HubOptions {
 export class Hub {
   private readonly rooms = new Map<string, Set<Connection>>();
   private readonly perIp = new Map<string, number>();
+  /** Connections corked since the last uncork: frames delivered in one tick leave in one write each. */
+  private readonly corked = new Set<Connection>();
   private readonly timers: TimerHandle[];
 
   constructor(
@@ -82,8 +85,36 @@ export class Hub {
       }
       if (offset <= conn.lastOffset) continue;
       conn.lastOffset = offset;
-      if (onlyFor === null || conn.userId === onlyFor) conn.send(data);
+      if (onlyFor === null || conn.userId === onlyFor) {
+        this.cork(conn);
+        conn.send(data);
+      }
     }
+  }
+
+  /**
+   * Holds a socket's writes until the current tick ends: a burst (group-committed messages arrive
+   * together) then costs one write per socket instead of one per message and socket, which was most
+   * of the fan-out's time. `_socket` is ws's underlying net.Socket (stable in ws 8).
+   */
+  private cork(conn: Connection) {
+    if (this.corked.has(conn)) return;
+    const raw = rawSocket(conn);
+    if (!raw) return;
+    // What was queued before this tick is what says whether the reader keeps up; this tick's own
+    // frames sit in the buffer until the uncork and must not count against it.
+    conn.backlogBeforeCork = conn.socket.bufferedAmount;
+    raw.cork();
+    this.corked.add(conn);
+    if (this.corked.size === 1) process.nextTick(() => this.uncorkAll());
+  }
+
+  private uncorkAll() {
+    for (const conn of this.corked) {
+      conn.backlogBeforeCork = null;
+      rawSocket(conn)?.uncork();
+    }
+    this.corked.clear();
   }
 
   /** Sends a frame with no offset (settings) to every joined socket of a room. */
@@ -145,3 +176,6 @@ export class Hub {
     }
   }
 }
+
+/** ws's underlying net.Socket (`_socket`, stable in ws 8). */
+const rawSocket = (conn: Connection) => (conn.socket as unknown as { _socket?: Socket })._socket;
