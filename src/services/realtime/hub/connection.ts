@@ -1,6 +1,7 @@
 import type { WebSocket } from 'ws';
 import type { ViewerClaims } from '../../../http/viewer-auth/viewer-token.verifier.js';
 import { CLOSE, type CloseCode } from './close-codes.js';
+import { rawSocket } from './wire.js';
 
 /** What a connection needs from its surroundings: limits, and the clock for flood windows. */
 export interface ConnectionLimits {
@@ -62,6 +63,19 @@ export class Connection {
       return false;
     }
     this.socket.send(data, { binary: false });
+    return true;
+  }
+
+  /** Writes a frame built once for every socket (wire.ts) straight to this socket, under the same bound. */
+  sendFrame(frame: Buffer): boolean {
+    if (this.closed || this.socket.readyState !== 1) return false;
+    if ((this.backlogBeforeCork ?? this.socket.bufferedAmount) > this.limits.maxBufferedBytes) {
+      this.close(CLOSE.slowConsumer, 'slow consumer');
+      return false;
+    }
+    const raw = rawSocket(this.socket);
+    if (!raw) return false;
+    raw.write(frame);
     return true;
   }
 

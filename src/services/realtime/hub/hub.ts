@@ -1,7 +1,7 @@
-import type { Socket } from 'node:net';
 import type { Clock, TimerHandle } from '../../../core/ports/index.js';
 import { CLOSE, type CloseCode } from './close-codes.js';
 import type { Connection, Outbound } from './connection.js';
+import { rawSocket, textFrame } from './wire.js';
 
 export interface HubOptions {
   pingIntervalMs: number;
@@ -21,6 +21,8 @@ export class Hub {
   private readonly perIp = new Map<string, number>();
   /** Connections corked since the last uncork: frames delivered in one tick leave in one write each. */
   private readonly corked = new Set<Connection>();
+  /** Offset deliveries in the current tick: the first goes straight out, later ones are coalesced. */
+  private deliveriesThisTick = 0;
   private readonly timers: TimerHandle[];
 
   constructor(
@@ -78,6 +80,11 @@ export class Hub {
   deliver(room: string, offset: number, data: Outbound, onlyFor: string | null = null) {
     const members = this.rooms.get(room);
     if (!members) return;
+    // A lone message is written at once (corking it would only add work); from the second one in the
+    // same tick on, the sockets are corked and the rest of the burst leaves in one write per socket.
+    if (this.deliveriesThisTick++ === 0) process.nextTick(() => (this.deliveriesThisTick = 0));
+    const coalesce = this.deliveriesThisTick > 1;
+    let frame: Buffer | null = null;
     for (const conn of members) {
       if (conn.pending) {
         conn.pending.push({ offset, data, onlyFor });
@@ -86,8 +93,8 @@ export class Hub {
       if (offset <= conn.lastOffset) continue;
       conn.lastOffset = offset;
       if (onlyFor === null || conn.userId === onlyFor) {
-        this.cork(conn);
-        conn.send(data);
+        if (coalesce) this.cork(conn);
+        conn.sendFrame((frame ??= textFrame(typeof data === 'string' ? data : data.toString('utf8'))));
       }
     }
   }
@@ -99,7 +106,7 @@ export class Hub {
    */
   private cork(conn: Connection) {
     if (this.corked.has(conn)) return;
-    const raw = rawSocket(conn);
+    const raw = rawSocket(conn.socket);
     if (!raw) return;
     // What was queued before this tick is what says whether the reader keeps up; this tick's own
     // frames sit in the buffer until the uncork and must not count against it.
@@ -112,7 +119,7 @@ export class Hub {
   private uncorkAll() {
     for (const conn of this.corked) {
       conn.backlogBeforeCork = null;
-      rawSocket(conn)?.uncork();
+      rawSocket(conn.socket)?.uncork();
     }
     this.corked.clear();
   }
@@ -176,6 +183,3 @@ export class Hub {
     }
   }
 }
-
-/** ws's underlying net.Socket (`_socket`, stable in ws 8). */
-const rawSocket = (conn: Connection) => (conn.socket as unknown as { _socket?: Socket })._socket;
