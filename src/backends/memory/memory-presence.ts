@@ -12,6 +12,12 @@ const SWEEP_EVERY_MS = 60_000;
 export class MemoryPresence implements Presence {
   /** set -> member -> expiry time (ms on the Clock); a member is live while expiry > now. */
   readonly #sets = new Map<string, Map<string, number>>();
+  /**
+   * Per set, no member expires before this time (a lower bound, kept as members are touched): until
+   * then the set needs no scan. Scanning on every touch made refreshing n members O(n²), which
+   * stalled the event loop for a large chat room.
+   */
+  readonly #noExpiryBefore = new Map<string, number>();
   readonly #clock: Clock;
   #lastSweep: number;
   #closed = false;
@@ -37,6 +43,7 @@ export class MemoryPresence implements Presence {
       this.#sets.set(set, members);
     }
     members.set(member, now + ttlMs);
+    this.#noExpiryBefore.set(set, Math.min(this.#noExpiryBefore.get(set) ?? Infinity, now + ttlMs));
     return { admitted: true, joined: !present, count: members.size };
   }
 
@@ -45,7 +52,10 @@ export class MemoryPresence implements Presence {
     const members = this.#sets.get(set);
     if (!members) return;
     members.delete(member);
-    if (members.size === 0) this.#sets.delete(set);
+    if (members.size === 0) {
+      this.#sets.delete(set);
+      this.#noExpiryBefore.delete(set);
+    }
   }
 
   async count(set: string): Promise<number> {
@@ -60,17 +70,25 @@ export class MemoryPresence implements Presence {
   async close(): Promise<void> {
     this.#closed = true;
     this.#sets.clear();
+    this.#noExpiryBefore.clear();
   }
 
   /** The set with its expired members removed (undefined when nothing is left). */
   #live(set: string, now: number): Map<string, number> | undefined {
     const members = this.#sets.get(set);
     if (!members) return undefined;
+    if (now < (this.#noExpiryBefore.get(set) ?? -Infinity)) return members;
+    let next = Infinity;
     for (const [member, expiresAt] of members) {
       if (expiresAt <= now) members.delete(member);
+      else if (expiresAt < next) next = expiresAt;
     }
-    if (members.size > 0) return members;
+    if (members.size > 0) {
+      this.#noExpiryBefore.set(set, next);
+      return members;
+    }
     this.#sets.delete(set);
+    this.#noExpiryBefore.delete(set);
     return undefined;
   }
 
