@@ -57,4 +57,25 @@ describe('TelemetryBuffer', () => {
     await buffer.close();
     expect(buffer.hasRoomFor(1)).toBe(false);
   }, 60_000);
+
+  it('drops a resend of what it already wrote before buffering it, but never something new', async () => {
+    const buffer = new TelemetryBuffer(t.backends.database, new ManualClock(), quiet, bufferMetrics(new Registry(), { inc() {} }));
+    const SID = 'ses_00000000000000000000000001';
+    const batch = events(10, 50_000).map((e) => ({ ...e, sessionId: SID }));
+    buffer.add(batch);
+    await buffer.flush();
+    expect(buffer.entries).toBe(0);
+    buffer.add(batch);
+    expect(buffer.entries).toBe(0);
+    // a heartbeat inside a written view's span changes nothing; one after it moves the view's end
+    const hb = (ts: number): ValidEvent => ({ ...batch[0]!, eventId: `hb${ts}`, type: 'heartbeat', ts, state: null });
+    buffer.add([hb(batch[0]!.ts)]);
+    expect(buffer.entries).toBe(0);
+    buffer.add([hb(batch[0]!.ts + 10_000)]);
+    expect(buffer.entries).toBe(1);
+    const fresh = events(1, 60_000).map((e) => ({ ...e, sessionId: SID, viewerId: batch[1]!.viewerId }));
+    buffer.add(fresh);
+    expect(buffer.entries).toBe(3);
+    await buffer.close();
+  });
 });

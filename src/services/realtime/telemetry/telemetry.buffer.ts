@@ -99,8 +99,24 @@ export function bufferMetrics(registry: Registry, dropped: { inc(n: number): voi
  * transaction. A failed write puts the chunk back (its entries never left the count, so the bound
  * holds) and the next tick retries it; meanwhile a full buffer refuses new batches with 503.
  */
+/** Views whose written state this instance remembers, to drop repeats before they are buffered. */
+const WRITTEN_VIEWS_REMEMBERED = 10_000;
+
+interface WrittenView {
+  ids: Set<string>;
+  first: number;
+  last: number;
+}
+
 export class TelemetryBuffer {
   #pending = new ViewIndex();
+  /**
+   * What this instance last wrote of each recent view: an event it already stored (a beacon's retry,
+   * an at-least-once resend) or a heartbeat inside the view's known time span changes nothing, so it
+   * is dropped here instead of costing a read and a rewrite of the view at the next flush. Only ever
+   * a subset of what is stored (rows grow), so nothing new is dropped.
+   */
+  #written = new Map<string, WrittenView>();
   /** Entries pending plus entries in a flush that has not committed. */
   #entries = 0;
   #flushing: Promise<void> | null = null;
@@ -132,6 +148,8 @@ export class TelemetryBuffer {
     // The last view looked up is checked first: a player's batch is one view's events.
     let last: PendingView | undefined;
     for (const e of events) {
+      const known = this.#written.size > 0 ? this.#written.get(writtenKey(e.sessionId, e.viewerId, e.viewId)) : undefined;
+      if (known && (e.state ? known.ids.has(e.state[2]) : e.ts >= known.first && e.ts <= known.last)) continue;
       let v = last && last.view_id === e.viewId && last.viewer_id === e.viewerId && last.session_id === e.sessionId ? last : this.#pending.get(e.sessionId, e.viewerId, e.viewId);
       if (!v) {
         v = { session_id: e.sessionId, viewer_id: e.viewerId, view_id: e.viewId, events: [], first_event_at: e.ts, last_event_at: e.ts };
@@ -218,6 +236,7 @@ export class TelemetryBuffer {
     const byKey = new ViewIndex();
     for (const v of chunk) byKey.set(v);
     let dropped = 0;
+    let written: ViewRow[] = [];
     await this.db.transaction(async (tx) => {
       const stored = await repo.lockViews(tx, chunk.map((v) => ({ session_id: v.session_id, viewer_id: v.viewer_id, view_id: v.view_id, first_event_at: v.first_event_at, last_event_at: v.last_event_at })));
       const rows: ViewRow[] = [];
@@ -228,13 +247,26 @@ export class TelemetryBuffer {
         dropped += merged.dropped;
         const first = Math.min(s.first_event_at, p.first_event_at);
         const last = Math.max(s.last_event_at, p.last_event_at);
+        // Nothing new (retried or duplicated batches, which at-least-once beacons send): no rewrite.
+        if (!s.fresh && merged.added === 0 && first === s.first_event_at && last === s.last_event_at) continue;
         rows.push({ ...s, events: merged.events, first_event_at: first, last_event_at: last, metrics: computeView(merged.events, first, last) });
       }
       await repo.updateViews(tx, rows);
+      written = rows;
     });
+    for (const r of written) {
+      // A plain Map with first-in-first-out eviction: looked up for every event, where an LRU's
+      // recency bookkeeping cost a tenth of the route's time.
+      const key = writtenKey(r.session_id, r.viewer_id, r.view_id);
+      this.#written.delete(key);
+      this.#written.set(key, { ids: new Set(r.events.map((e) => e[2])), first: r.first_event_at, last: r.last_event_at });
+      if (this.#written.size > WRITTEN_VIEWS_REMEMBERED) this.#written.delete(this.#written.keys().next().value!);
+    }
     if (dropped > 0) {
       this.metrics.dropped.inc(dropped);
       this.log.warn({ dropped }, `telemetry state events dropped: views are capped at ${VIEW_MAX_STATE_EVENTS}`);
     }
   }
 }
+
+const writtenKey = (sessionId: string, viewerId: string, viewId: string) => `${sessionId}\u0000${viewerId}\u0000${viewId}`;

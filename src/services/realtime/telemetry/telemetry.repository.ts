@@ -12,6 +12,8 @@ export interface StoredView extends ViewKey {
   events: StateEvent[];
   first_event_at: number;
   last_event_at: number;
+  /** Created by this flush (its columns are still the defaults, whatever the events say). */
+  fresh?: boolean;
 }
 
 export interface ViewRow extends StoredView {
@@ -84,11 +86,12 @@ export const telemetryRepository = {
        ON CONFLICT DO NOTHING`,
       [JSON.stringify(missing)],
     );
-    return rows.concat(await selectForUpdate(tx, missing));
+    return rows.concat((await selectForUpdate(tx, missing)).map((r) => ({ ...r, fresh: true })));
   },
 
   /** Writes recomputed views (rows locked by lockViews in the same transaction). */
   async updateViews(tx: Queryable, views: ViewRow[]): Promise<void> {
+    if (views.length === 0) return;
     const doc = JSON.stringify(
       views.map((v) => {
         const m = v.metrics;
