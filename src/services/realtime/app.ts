@@ -106,7 +106,7 @@ export const realtimeService: FastifyPluginAsync<RealtimeServiceOptions> = async
     await bus.subscribe('token.revoked', sweepSoon),
     await bus.subscribe('session.ended', sweepSoon),
   );
-  timers.push(clock.setInterval(() => void chat.presenceTick().catch((err: unknown) => log.warn({ err }, 'chat presence refresh failed')), CHAT_PRESENCE_MS));
+  timers.push(clock.setInterval(() => void chat.presence.tick().catch((err: unknown) => log.warn({ err }, 'chat presence refresh failed')), CHAT_PRESENCE_MS));
   timers.push(clock.setInterval(() => void chat.refreshMirrors().catch((err: unknown) => log.warn({ err }, 'chat mirror refresh failed')), ws.authSweepMs * 5));
   app.addHook('preClose', async () => {
     await hub.close(SOCKET_CLOSE_GRACE_MS);

@@ -11,6 +11,7 @@ import type { Hub } from '../hub/hub.js';
 import { OrderedRelay } from '../relay/ordered-relay.js';
 import { Blocklist } from './blocklist.js';
 import { chatRepository as repo, type ChatEventRow, type Restriction } from './chat.repository.js';
+import { ChatPresence } from './chat.presence.js';
 import { MessageBatcher } from './message.batcher.js';
 import type { ReviewClient } from './review.client.js';
 
@@ -73,15 +74,15 @@ export interface ChatServiceDeps {
  */
 export class ChatService {
   readonly relay: OrderedRelay<Delivered>;
+  readonly presence: ChatPresence;
   private readonly rooms = new Map<string, RoomMirror>();
-  /** The member count each local room was last told, so unchanged counts are not re-sent. */
-  private readonly toldCount = new Map<string, number>();
   private readonly globalBlocklist: Blocklist;
   private readonly batcher: MessageBatcher;
 
   constructor(private readonly d: ChatServiceDeps) {
     this.globalBlocklist = new Blocklist(d.cfg.blockedTerms);
     this.batcher = new MessageBatcher(d.db, d.clock);
+    this.presence = new ChatPresence(d.presence, d.hub, d.presenceMs);
     this.relay = new OrderedRelay<Delivered>(d.clock, {
       gapMs: d.gapMs,
       log: d.log,
@@ -139,40 +140,8 @@ export class ChatService {
   /** The socket's room has no sockets left here. */
   roomEmptied(sessionId: string) {
     this.rooms.delete(sessionId);
-    this.toldCount.delete(sessionId);
+    this.presence.forget(sessionId);
     this.relay.forget(chatRoom(sessionId));
-  }
-
-  // ---- presence: distinct users in a room, across instances -------------------------------------
-
-  private presenceSet = (sessionId: string) => `chat:${sessionId}`;
-
-  /** A user joined here: counted at once, and this socket told the room's count. */
-  async joinPresence(sessionId: string, userId: string): Promise<number> {
-    const r = await this.d.presence.touch(this.presenceSet(sessionId), userId, this.d.presenceMs * 3);
-    return r.count;
-  }
-
-  /** A user's last socket here closed: uncounted now (another instance re-counts it at its next tick). */
-  async leavePresence(sessionId: string, userId: string) {
-    for (const c of this.d.hub.members(chatRoom(sessionId))) if (c.userId === userId && !c.closed) return;
-    await this.d.presence.leave(this.presenceSet(sessionId), userId);
-  }
-
-  /** Refreshes the users of every local room and sends `presence` frames where the count changed. */
-  async presenceTick() {
-    for (const room of [...this.d.hub.roomNames()]) {
-      if (!room.startsWith('chat:')) continue;
-      const sessionId = sessionOf(room);
-      const users = new Set<string>();
-      for (const c of this.d.hub.members(room)) users.add(c.userId);
-      const set = this.presenceSet(sessionId);
-      await Promise.all([...users].map((u) => this.d.presence.touch(set, u, this.d.presenceMs * 3)));
-      const count = await this.d.presence.count(set);
-      if (this.toldCount.get(sessionId) === count) continue;
-      this.toldCount.set(sessionId, count);
-      this.d.hub.broadcast(room, JSON.stringify({ type: 'presence', count }));
-    }
   }
 
   isBanned(sessionId: string, userId: string) {

@@ -62,7 +62,7 @@ export function chatSocketRoute(d: { chat: ChatService; hub: Hub; gate: Omit<Soc
         onFrame,
         log: d.log,
         async join(conn) {
-          const [{ last, frame }, members] = await Promise.all([chat.joinFrame(claims.sid, claims, resume), chat.joinPresence(claims.sid, claims.sub).catch(() => null)]);
+          const [{ last, frame }, members] = await Promise.all([chat.joinFrame(claims.sid, claims, resume), chat.presence.join(claims.sid, claims.sub).catch(() => null)]);
           if (conn.closed) return;
           conn.sendJson({ ...frame, members });
           chat.relay.known(room, last);
@@ -70,7 +70,7 @@ export function chatSocketRoute(d: { chat: ChatService; hub: Hub; gate: Omit<Soc
         },
         onClosed() {
           if (!hub.has(room)) chat.roomEmptied(claims.sid);
-          chat.leavePresence(claims.sid, claims.sub).catch((err: unknown) => d.log.warn({ err }, 'chat presence leave failed'));
+          chat.presence.leave(claims.sid, claims.sub).catch((err: unknown) => d.log.warn({ err }, 'chat presence leave failed'));
         },
       });
     },
