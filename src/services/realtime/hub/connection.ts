@@ -26,6 +26,8 @@ export class Connection {
   pending: Array<{ offset: number; data: Outbound; onlyFor: string | null }> | null = [];
   alive = true;
   closed = false;
+  /** Which keepalive slice pings this socket (the hub spreads pings over the interval). */
+  pingSlice = 0;
   /** The socket's queue when the hub corked it for this tick (null when not corked). */
   backlogBeforeCork: number | null = null;
   /** Frames of one socket are handled one after the other, so a user's messages keep their order. */

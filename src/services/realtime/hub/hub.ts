@@ -3,6 +3,9 @@ import { CLOSE, type CloseCode } from './close-codes.js';
 import type { Connection, Outbound } from './connection.js';
 import { rawSocket, textFrame } from './wire.js';
 
+/** Keepalive works through the sockets in this many slices per ping interval. */
+const PING_SLICES = 25;
+
 export interface HubOptions {
   pingIntervalMs: number;
   authSweepMs: number;
@@ -23,13 +26,16 @@ export class Hub {
   private readonly corked = new Set<Connection>();
   /** Offset deliveries in the current tick: the first goes straight out, later ones are coalesced. */
   private deliveriesThisTick = 0;
+  /** Keepalive visits one slice of the sockets per tick; these say which, and which slice a new socket joins. */
+  private pingSlice = 0;
+  private nextSlice = 0;
   private readonly timers: TimerHandle[];
 
   constructor(
     private readonly clock: Clock,
     private readonly opts: HubOptions,
   ) {
-    this.timers = [clock.setInterval(() => this.keepalive(), opts.pingIntervalMs), clock.setInterval(() => this.sweep(), opts.authSweepMs)];
+    this.timers = [clock.setInterval(() => this.keepalive(), opts.pingIntervalMs / PING_SLICES), clock.setInterval(() => this.sweep(), opts.authSweepMs)];
   }
 
   /** Whether one more socket from `ip` is allowed on this instance. */
@@ -38,6 +44,7 @@ export class Hub {
   }
 
   add(conn: Connection) {
+    conn.pingSlice = this.nextSlice++ % PING_SLICES;
     let room = this.rooms.get(conn.room);
     if (!room) this.rooms.set(conn.room, (room = new Set()));
     room.add(conn);
@@ -169,9 +176,16 @@ export class Hub {
     for (const room of this.rooms.values()) for (const conn of room) conn.socket.terminate();
   }
 
+  /**
+   * Each call pings one slice of the sockets, so every socket is pinged once per interval but never all
+   * at once: 10,000 pings in one loop held the event loop (and every message behind it) for tens of ms.
+   */
   private keepalive() {
+    const slice = this.pingSlice;
+    this.pingSlice = (slice + 1) % PING_SLICES;
     for (const room of this.rooms.values()) {
       for (const conn of room) {
+        if (conn.pingSlice !== slice) continue;
         // No pong since the last ping, or a close the peer never completed: the peer is gone.
         if (!conn.alive) {
           conn.terminate();
@@ -182,4 +196,5 @@ export class Hub {
       }
     }
   }
+
 }
