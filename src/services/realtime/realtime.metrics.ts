@@ -20,9 +20,7 @@ export function createRealtimeMetrics(registry: Registry, hub: () => Hub | null)
       const h = hub();
       if (h) for (const room of h.roomNames()) {
         const kind = room.slice(0, room.indexOf(':'));
-        let n = 0;
-        for (const _ of h.members(room)) n++;
-        counts.set(kind, (counts.get(kind) ?? 0) + n);
+        counts.set(kind, (counts.get(kind) ?? 0) + h.count(room));
       }
       for (const [kind, n] of counts) this.set({ kind }, n);
     },

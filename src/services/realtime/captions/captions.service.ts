@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import { AppError, DependencyUnavailableError } from '../../../core/errors.js';
+import { AppError } from '../../../core/errors.js';
 import type { EventPayload } from '../../../core/events.js';
 import type { Bus, Clock, Database } from '../../../core/ports/index.js';
 import type { RealtimeConfig } from '../../../config/config.js';
@@ -12,11 +12,11 @@ import { renderVtt } from './captions.vtt.js';
 
 /** A request the captions refuse, with the protocol's error code (docs/protocol.md). */
 export class CaptionRefusal extends AppError {
-  constructor(code: 'bad_frame' | 'forbidden' | 'too_long' | 'unavailable', detail: string) {
+  constructor(code: 'bad_frame' | 'forbidden' | 'too_long', detail: string) {
     super(STATUS[code], code, detail);
   }
 }
-const STATUS = { bad_frame: 400, forbidden: 403, too_long: 400, unavailable: 503 } as const;
+const STATUS = { bad_frame: 400, forbidden: 403, too_long: 400 } as const;
 
 export type CueEvent = EventPayload<'captions.cue'>;
 type Delivered = { offset: number; start_ms: number; end_ms: number; text: string; lang: string; ts: string };
@@ -90,9 +90,7 @@ export class CaptionsService {
     if (cue.text.length > max && [...cue.text].length > max) throw new CaptionRefusal('too_long', `Cue text is at most ${max} characters.`);
 
     const now = this.d.clock.now();
-    const seq = await repo
-      .store(this.d.db, { sessionId: claims.sid, userId: claims.sub, startMs: cue.start_ms, endMs: cue.end_ms, text: cue.text, lang: cue.lang, now: new Date(now) })
-      .catch(unavailable);
+    const seq = await repo.store(this.d.db, { sessionId: claims.sid, userId: claims.sub, startMs: cue.start_ms, endMs: cue.end_ms, text: cue.text, lang: cue.lang, now: new Date(now) });
     // The room row is created by the admission of this very socket and never deleted.
     if (seq === null) throw new Error(`caption room of session ${claims.sid} is missing`);
     const e: CueEvent = { session_id: claims.sid, seq, start_ms: cue.start_ms, end_ms: cue.end_ms, text: cue.text, lang: cue.lang, ts: new Date(now).toISOString() };
@@ -122,10 +120,6 @@ export class CaptionsService {
   }
 }
 
-function unavailable(err: unknown): never {
-  if (err instanceof AppError) throw err;
-  throw err instanceof DependencyUnavailableError ? new CaptionRefusal('unavailable', 'Caption storage is unavailable; send the cue again shortly.') : err;
-}
 
 function toDelivered(r: CueRow): Delivered {
   return { offset: r.seq, start_ms: r.start_ms, end_ms: r.end_ms, text: r.text, lang: r.lang, ts: r.ts.toISOString() };

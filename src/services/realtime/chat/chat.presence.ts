@@ -27,7 +27,7 @@ export class ChatPresence {
 
   /** A user's last socket here closed: uncounted now (another instance re-counts it at its next tick). */
   async leave(sessionId: string, userId: string) {
-    for (const c of this.hub.members(`${CHAT}${sessionId}`)) if (c.userId === userId && !c.closed) return;
+    if (this.hub.hasUser(`${CHAT}${sessionId}`, userId)) return;
     await this.presence.leave(setOf(sessionId), userId);
   }
 
@@ -41,10 +41,8 @@ export class ChatPresence {
     for (const room of [...this.hub.roomNames()]) {
       if (!room.startsWith(CHAT)) continue;
       const sessionId = room.slice(CHAT.length);
-      const users = new Set<string>();
-      for (const c of this.hub.members(room)) users.add(c.userId);
       const set = setOf(sessionId);
-      await Promise.all([...users].map((u) => this.presence.touch(set, u, this.refreshMs * 3)));
+      await Promise.all([...this.hub.usersIn(room)].map((u) => this.presence.touch(set, u, this.refreshMs * 3)));
       const count = await this.presence.count(set);
       if (this.told.get(sessionId) === count) continue;
       this.told.set(sessionId, count);

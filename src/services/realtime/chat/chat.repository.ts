@@ -114,6 +114,18 @@ export const chatRepository = {
     return rows;
   },
 
+  /** A room's settings and bans, read-only in one statement (the periodic repair of an instance's mirror). */
+  async mirrorState(db: Queryable, sessionId: string): Promise<{ slow_mode_seconds: number; blocked_terms: string[]; bans: string[] } | null> {
+    const { rows } = await db.query<{ slow_mode_seconds: number; blocked_terms: string[]; bans: string[] | string }>(
+      `SELECT r.slow_mode_seconds, r.blocked_terms,
+              COALESCE((SELECT json_agg(x.user_id) FROM chat_restrictions x WHERE x.session_id = r.session_id AND x.kind = 'ban'), '[]'::json) AS bans
+       FROM chat_rooms r WHERE r.session_id = $1`,
+      [sessionId],
+    );
+    const row = rows[0];
+    return row ? { ...row, bans: typeof row.bans === 'string' ? (JSON.parse(row.bans) as string[]) : row.bans } : null;
+  },
+
   /** Bans of a room in force (the instance's mirror, which closes banned sockets). */
   async bannedUsers(db: Queryable, sessionId: string): Promise<string[]> {
     const { rows } = await db.query<{ user_id: string }>(`SELECT user_id FROM chat_restrictions WHERE session_id = $1 AND kind = 'ban'`, [sessionId]);

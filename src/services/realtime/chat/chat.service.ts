@@ -20,12 +20,9 @@ export class ChatRefusal extends AppError {
   constructor(code: string, detail: string, retryAfterMs?: number) {
     super(STATUS[code] ?? 400, code, detail, retryAfterMs === undefined ? undefined : { retry_after_ms: retryAfterMs });
   }
-  get retryAfterMs(): number | undefined {
-    return this.extra?.retry_after_ms as number | undefined;
-  }
 }
 const STATUS: Record<string, number> = {
-  forbidden: 403, banned: 403, timed_out: 403, not_found: 404, rate_limited: 429, slow_mode: 429, unavailable: 503,
+  forbidden: 403, banned: 403, timed_out: 403, not_found: 404, rate_limited: 429, slow_mode: 429,
   too_long: 400, blocked: 400, rejected: 400,
 };
 
@@ -144,9 +141,6 @@ export class ChatService {
     this.relay.forget(chatRoom(sessionId));
   }
 
-  isBanned(sessionId: string, userId: string) {
-    return this.rooms.get(sessionId)?.bans.has(userId) ?? false;
-  }
 
   // ---- sending -----------------------------------------------------------------------------------
 
@@ -160,7 +154,7 @@ export class ChatService {
       p.then(
         (v) => (this.d.messages?.inc({ outcome: 'stored' }), v),
         (err: unknown) => {
-          this.d.messages?.inc({ outcome: err instanceof AppError ? err.code : 'error' });
+          this.d.messages?.inc({ outcome: err instanceof AppError ? err.code : err instanceof DependencyUnavailableError ? 'unavailable' : 'error' });
           throw err;
         },
       );
@@ -171,7 +165,7 @@ export class ChatService {
         if (!s) throw await this.whyRefused(sid, sub);
         await this.publish({ kind: 'message', session_id: sid, offset: s.offset, id, user_id: sub, text: final, ts: s.ts.toISOString(), shadow: s.shadow });
         return { id, offset: s.offset };
-      }, unavailable);
+      });
       return { stored: counted(stored) };
     } catch (err) {
       return { stored: counted(Promise.reject(err)) };
@@ -218,7 +212,7 @@ export class ChatService {
 
   private async whyRefused(sessionId: string, userId: string): Promise<ChatRefusal> {
     const now = this.d.clock.now();
-    const rs = await repo.restrictionsOf(this.d.db, sessionId, userId, new Date(now)).catch(unavailable);
+    const rs = await repo.restrictionsOf(this.d.db, sessionId, userId, new Date(now));
     if (rs.some((r) => r.kind === 'ban')) {
       this.d.hub.closeWhere(chatRoom(sessionId), (c) => c.userId === userId, CLOSE.banned, 'banned');
       return new ChatRefusal('banned', 'You are banned from this chat.');
@@ -237,7 +231,7 @@ export class ChatService {
     let detail: Record<string, unknown> = {};
     switch (m.action) {
       case 'delete': {
-        const res = await repo.delete(this.d.db, sessionId, m.message_id, at).catch(unavailable);
+        const res = await repo.delete(this.d.db, sessionId, m.message_id, at);
         if (res === null) throw new ChatRefusal('not_found', `Message ${m.message_id} is not in this chat.`);
         if (res === 'gone') return;
         target = { user: res.user_id, message: m.message_id };
@@ -249,21 +243,21 @@ export class ChatService {
         const kind: Restriction = m.action === 'timeout' ? 'timeout' : m.shadow ? 'shadow_ban' : 'ban';
         const until = m.action === 'timeout' ? new Date(now + m.seconds * 1000) : null;
         await this.requireRoom(sessionId);
-        await repo.restrict(this.d.db, { sessionId, userId: m.user_id, kind, until, reason: m.reason ?? null, actor, now: at }).catch(unavailable);
+        await repo.restrict(this.d.db, { sessionId, userId: m.user_id, kind, until, reason: m.reason ?? null, actor, now: at });
         target = { user: m.user_id, message: null };
         detail = { kind, ...(until ? { until: until.toISOString(), seconds: (m as { seconds: number }).seconds } : {}), ...(m.reason ? { reason: m.reason } : {}) };
         await this.publish({ kind: 'restricted', session_id: sessionId, user_id: m.user_id, restriction: kind, until: until?.toISOString() ?? null });
         break;
       }
       case 'unban': {
-        await repo.lift(this.d.db, sessionId, m.user_id).catch(unavailable);
+        await repo.lift(this.d.db, sessionId, m.user_id);
         target = { user: m.user_id, message: null };
         await this.publish({ kind: 'restricted', session_id: sessionId, user_id: m.user_id, restriction: 'lifted', until: null });
         break;
       }
       case 'settings': {
         await this.requireRoom(sessionId);
-        const room = await repo.updateSettings(this.d.db, sessionId, m).catch(unavailable);
+        const room = await repo.updateSettings(this.d.db, sessionId, m);
         if (!room) throw new ChatRefusal('not_found', `Session ${sessionId} does not exist.`);
         detail = { ...m };
         delete detail.action;
@@ -272,7 +266,7 @@ export class ChatService {
       }
     }
     const action = m.action === 'settings' ? 'settings' : m.action === 'ban' && m.shadow ? 'shadow_ban' : m.action;
-    await repo.logModeration(this.d.db, { id: newId('mod', now), session_id: sessionId, action, actor, target_user_id: target.user, target_message_id: target.message, detail, created_at: at }).catch(unavailable);
+    await repo.logModeration(this.d.db, { id: newId('mod', now), session_id: sessionId, action, actor, target_user_id: target.user, target_message_id: target.message, detail, created_at: at });
     await this.d.bus
       .publish('chat.moderation', { session_id: sessionId, action, actor, target_user_id: target.user, target_message_id: target.message, at: at.toISOString() })
       .catch((err: unknown) => this.d.log.warn({ err }, 'moderation event not published'));
@@ -284,7 +278,7 @@ export class ChatService {
   }
 
   private async requireRoom(sessionId: string) {
-    const room = await repo.room(this.d.db, sessionId, newEpoch(), new Date(this.d.clock.now())).catch(unavailable);
+    const room = await repo.room(this.d.db, sessionId, newEpoch(), new Date(this.d.clock.now()));
     if (!room) throw new ChatRefusal('not_found', `Session ${sessionId} does not exist.`);
     return room;
   }
@@ -323,7 +317,7 @@ export class ChatService {
         const mirror = this.rooms.get(e.session_id);
         if (!mirror) return;
         const changed = mirror.slowModeSeconds !== e.slow_mode_seconds;
-        this.rooms.set(e.session_id, this.mirror(e.slow_mode_seconds, e.blocked_terms, mirror.bans));
+        this.rooms.set(e.session_id, this.mirror(e.slow_mode_seconds, e.blocked_terms, mirror.bans, mirror));
         if (changed) this.d.hub.broadcast(room, JSON.stringify({ type: 'slow_mode', seconds: e.slow_mode_seconds }));
         return;
       }
@@ -333,10 +327,10 @@ export class ChatService {
   /** Re-reads settings and bans of the rooms with sockets here, repairing events the Bus lost. */
   async refreshMirrors() {
     for (const [sessionId, old] of [...this.rooms]) {
-      const room = await repo.room(this.d.db, sessionId, newEpoch(), new Date(this.d.clock.now()));
+      const room = await repo.mirrorState(this.d.db, sessionId);
       if (!room || !this.rooms.has(sessionId)) continue;
-      const bans = new Set(await repo.bannedUsers(this.d.db, sessionId));
-      this.rooms.set(sessionId, this.mirror(room.slow_mode_seconds, room.blocked_terms, bans));
+      const bans = new Set(room.bans);
+      this.rooms.set(sessionId, this.mirror(room.slow_mode_seconds, room.blocked_terms, bans, old));
       if (old.slowModeSeconds !== room.slow_mode_seconds) this.d.hub.broadcast(chatRoom(sessionId), JSON.stringify({ type: 'slow_mode', seconds: room.slow_mode_seconds }));
       this.d.hub.closeWhere(chatRoom(sessionId), (c) => bans.has(c.userId), CLOSE.banned, 'banned');
     }
@@ -347,17 +341,15 @@ export class ChatService {
     this.d.hub.deliver(room, e.offset, data, e.kind === 'message' && e.shadow ? e.user_id : null);
   }
 
-  private mirror(slowModeSeconds: number, terms: string[], bans: Iterable<string>): RoomMirror {
-    return { slowModeSeconds, terms, blocklist: new Blocklist(terms), bans: new Set(bans) };
+  /** A room's mirror; the previous one's compiled blocklist is kept when the terms did not change. */
+  private mirror(slowModeSeconds: number, terms: string[], bans: Iterable<string>, previous?: RoomMirror): RoomMirror {
+    const same = previous && previous.terms.length === terms.length && previous.terms.every((t, i) => t === terms[i]);
+    return { slowModeSeconds, terms, blocklist: same ? previous.blocklist : new Blocklist(terms), bans: new Set(bans) };
   }
 }
 
 const newEpoch = () => randomBytes(9).toString('base64url');
 
-function unavailable(err: unknown): never {
-  if (err instanceof AppError) throw err;
-  throw err instanceof DependencyUnavailableError ? new ChatRefusal('unavailable', 'Chat storage is unavailable; send again shortly.') : err;
-}
 
 function toDelivered(r: ChatEventRow): Delivered {
   return r.kind === 'deleted'

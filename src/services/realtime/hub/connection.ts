@@ -12,8 +12,6 @@ export interface ConnectionLimits {
   onServerClose?(code: number): void;
 }
 
-/** A frame ready to go out: serialized once, sent to many sockets. */
-export type Outbound = string | Buffer;
 
 /**
  * One local socket: its viewer, its room, the last offset it has seen (so history, replay and live
@@ -23,7 +21,7 @@ export type Outbound = string | Buffer;
 export class Connection {
   /** Highest room offset delivered; -1 while joining (live events queue in `pending` meanwhile). */
   lastOffset = -1;
-  pending: Array<{ offset: number; data: Outbound; onlyFor: string | null }> | null = [];
+  pending: Array<{ offset: number; data: string; onlyFor: string | null }> | null = [];
   alive = true;
   closed = false;
   /** Which keepalive slice pings this socket (the hub spreads pings over the interval). */
@@ -54,31 +52,30 @@ export class Connection {
     return this.claims.sub;
   }
 
-  /**
-   * Sends unless the socket's queue is already over the bound: a reader that does not keep up is
-   * disconnected rather than allowed to grow the server's memory.
-   */
-  send(data: Outbound): boolean {
-    if (this.closed) return false;
-    if ((this.backlogBeforeCork ?? this.socket.bufferedAmount) > this.limits.maxBufferedBytes) {
-      this.close(CLOSE.slowConsumer, 'slow consumer');
-      return false;
-    }
+  /** Sends (through ws) unless the reader has fallen behind. */
+  send(data: string): boolean {
+    if (this.closed || !this.keepsUp()) return false;
     this.socket.send(data, { binary: false });
     return true;
   }
 
   /** Writes a frame built once for every socket (wire.ts) straight to this socket, under the same bound. */
   sendFrame(frame: Buffer): boolean {
-    if (this.closed || this.socket.readyState !== 1) return false;
-    if ((this.backlogBeforeCork ?? this.socket.bufferedAmount) > this.limits.maxBufferedBytes) {
-      this.close(CLOSE.slowConsumer, 'slow consumer');
-      return false;
-    }
+    if (this.closed || this.socket.readyState !== 1 || !this.keepsUp()) return false;
     const raw = rawSocket(this.socket);
     if (!raw) return false;
     raw.write(frame);
     return true;
+  }
+
+  /**
+   * False, and the socket closed with 4008, when its queue is already over the bound: a reader that
+   * does not keep up is disconnected rather than allowed to grow the server's memory.
+   */
+  private keepsUp(): boolean {
+    if ((this.backlogBeforeCork ?? this.socket.bufferedAmount) <= this.limits.maxBufferedBytes) return true;
+    this.close(CLOSE.slowConsumer, 'slow consumer');
+    return false;
   }
 
   sendJson(frame: object) {

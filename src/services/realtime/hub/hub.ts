@@ -1,6 +1,6 @@
 import type { Clock, TimerHandle } from '../../../core/ports/index.js';
 import { CLOSE, type CloseCode } from './close-codes.js';
-import type { Connection, Outbound } from './connection.js';
+import type { Connection } from './connection.js';
 import { rawSocket, textFrame } from './wire.js';
 
 /** Keepalive works through the sockets in this many slices per ping interval. */
@@ -22,6 +22,8 @@ export interface HubOptions {
 export class Hub {
   private readonly rooms = new Map<string, Set<Connection>>();
   private readonly perIp = new Map<string, number>();
+  /** Room → user → open sockets: who is here, without walking a room's sockets (presence, metrics). */
+  private readonly users = new Map<string, Map<string, number>>();
   /** Connections corked since the last uncork: frames delivered in one tick leave in one write each. */
   private readonly corked = new Set<Connection>();
   /** Offset deliveries in the current tick: the first goes straight out, later ones are coalesced. */
@@ -49,6 +51,9 @@ export class Hub {
     if (!room) this.rooms.set(conn.room, (room = new Set()));
     room.add(conn);
     this.perIp.set(conn.ip, (this.perIp.get(conn.ip) ?? 0) + 1);
+    let users = this.users.get(conn.room);
+    if (!users) this.users.set(conn.room, (users = new Map()));
+    users.set(conn.userId, (users.get(conn.userId) ?? 0) + 1);
     conn.socket.on('pong', () => (conn.alive = true));
   }
 
@@ -56,9 +61,27 @@ export class Hub {
     const room = this.rooms.get(conn.room);
     if (!room?.delete(conn)) return;
     if (room.size === 0) this.rooms.delete(conn.room);
-    const n = (this.perIp.get(conn.ip) ?? 1) - 1;
-    if (n <= 0) this.perIp.delete(conn.ip);
-    else this.perIp.set(conn.ip, n);
+    decrement(this.perIp, conn.ip);
+    const users = this.users.get(conn.room);
+    if (users) {
+      decrement(users, conn.userId);
+      if (users.size === 0) this.users.delete(conn.room);
+    }
+  }
+
+  /** The distinct users with a socket in `room` here. */
+  usersIn(room: string): Iterable<string> {
+    return this.users.get(room)?.keys() ?? [];
+  }
+
+  /** Whether `userId` still has a socket in `room` here. */
+  hasUser(room: string, userId: string): boolean {
+    return this.users.get(room)?.has(userId) ?? false;
+  }
+
+  /** Sockets in `room` here. */
+  count(room: string): number {
+    return this.rooms.get(room)?.size ?? 0;
   }
 
   has(room: string) {
@@ -84,7 +107,7 @@ export class Hub {
    * same bytes go to every socket. A socket still joining queues it; a socket that already has it
    * (from its history or replay) skips it; `onlyFor` limits delivery to one user's sockets (shadow bans).
    */
-  deliver(room: string, offset: number, data: Outbound, onlyFor: string | null = null) {
+  deliver(room: string, offset: number, data: string, onlyFor: string | null = null) {
     const members = this.rooms.get(room);
     if (!members) return;
     // A lone message is written at once (corking it would only add work); from the second one in the
@@ -101,7 +124,7 @@ export class Hub {
       conn.lastOffset = offset;
       if (onlyFor === null || conn.userId === onlyFor) {
         if (coalesce) this.cork(conn);
-        conn.sendFrame((frame ??= textFrame(typeof data === 'string' ? data : data.toString('utf8'))));
+        conn.sendFrame((frame ??= textFrame(data)));
       }
     }
   }
@@ -131,9 +154,10 @@ export class Hub {
     this.corked.clear();
   }
 
-  /** Sends a frame with no offset (settings) to every joined socket of a room. */
-  broadcast(room: string, data: Outbound) {
-    for (const conn of this.rooms.get(room) ?? []) if (!conn.pending) conn.send(data);
+  /** Sends a frame with no offset (settings, presence) to every joined socket of a room, built once. */
+  broadcast(room: string, data: string) {
+    let frame: Buffer | null = null;
+    for (const conn of this.rooms.get(room) ?? []) if (!conn.pending) conn.sendFrame((frame ??= textFrame(data)));
   }
 
   /** Ends the joining phase of a socket: sends what queued after `lastOffset`, in order. */
@@ -197,4 +221,10 @@ export class Hub {
     }
   }
 
+}
+
+function decrement(m: Map<string, number>, key: string) {
+  const n = (m.get(key) ?? 1) - 1;
+  if (n <= 0) m.delete(key);
+  else m.set(key, n);
 }

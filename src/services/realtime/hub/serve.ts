@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import { AppError } from '../../../core/errors.js';
+import { AppError, DependencyUnavailableError } from '../../../core/errors.js';
 import { CLOSE } from './close-codes.js';
 import type { Connection } from './connection.js';
 import { BadFrame } from './frames.js';
@@ -58,6 +58,8 @@ export function serveConnection<F>(conn: Connection, hub: Hub, o: ServeOptions<F
 /** Answers a failed frame with the protocol's `error` frame (an unexpected failure is logged, not shown). */
 export function sendError(conn: Connection, err: unknown, nonce: string | undefined, o: { kind: string; log: FastifyBaseLogger }) {
   if (err instanceof BadFrame) return void conn.sendJson({ type: 'error', code: 'bad_frame', detail: err.message, ...(err.nonce ? { nonce: err.nonce } : {}) });
+  // A backend outage is the protocol's `unavailable` (nothing was stored): send again shortly.
+  if (err instanceof DependencyUnavailableError) return void conn.sendJson({ type: 'error', code: 'unavailable', detail: `The ${err.dependency} is unavailable; send again shortly.`, ...(nonce ? { nonce } : {}) });
   if (err instanceof AppError) {
     const retry = err.extra.retry_after_ms;
     return void conn.sendJson({ type: 'error', code: err.code, detail: err.message, ...(nonce ? { nonce } : {}), ...(typeof retry === 'number' ? { retry_after_ms: retry } : {}) });
