@@ -9,6 +9,8 @@ import { registerObservability } from './http/observe.js';
 import { registerOpenApi } from './http/openapi.js';
 import { problemFromError, registerProblemHandlers, sendProblem } from './http/problem.js';
 import { registerRateLimits } from './http/rate-limit.js';
+import { FastPath } from './http/fast-path.js';
+import { requestIdOf } from './http/request-id.js';
 import { validatorCompilersFactory } from './http/validation.js';
 import { ApiKeyService } from './http/api-key.service.js';
 import { requireOperator } from './http/auth.js';
@@ -28,21 +30,20 @@ export interface BuildAppOptions {
   logStream?: { write(line: string): void };
 }
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
 /**
  * Composes the shared HTTP layer and the services named in `config.services` into one Fastify app on
  * one port. The backends are the caller's: it created them, it closes them after `app.close()`.
  */
 export async function buildApp({ config, backends, onBootstrapKey, logger = true, logStream }: BuildAppOptions): Promise<FastifyInstance> {
+  // validate-token is answered before Fastify when the request is plainly right (http/fast-path.ts).
+  const fastPath = new FastPath({ rateLimits: backends.rateLimits, trustProxy: config.trustProxy, corsEnabled: config.corsOrigins.length > 0 });
   const app = Fastify({
     logger: logger ? { ...loggerOptions(config.logLevel, backends.clock), ...(logStream ? { stream: logStream } : {}) } : false,
     // One line per request, written by our onResponse hook (http/observe.ts), instead of Fastify's two.
     logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
-    genReqId: (req) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : crypto.randomUUID();
-    },
+    genReqId: requestIdOf,
+    // Fastify's own defaults otherwise (no request or connection timeout).
+    serverFactory: (handler) => fastPath.server(handler, { keepAliveTimeout: config.keepAliveTimeoutMs }),
     bodyLimit: config.bodyLimitBytes,
     keepAliveTimeout: config.keepAliveTimeoutMs,
     trustProxy: config.trustProxy,
@@ -81,9 +82,13 @@ export async function buildApp({ config, backends, onBootstrapKey, logger = true
     });
   }
   const registry = createMetricsRegistry();
-  registerObservability(app, registry);
+  fastPath.observe({ log: app.log, route: registerObservability(app, registry).route });
+  app.addHook('preClose', (done) => {
+    fastPath.close();
+    done();
+  });
   await registerOpenApi(app, config.version);
-  await registerRateLimits(app, backends.rateLimits);
+  await registerRateLimits(app, backends.rateLimits, fastPath.counted);
   registerHealth(app, backends, { version: config.version, services: config.services });
 
   // Every service authenticates operators against the same keys (the session service's table).
@@ -98,7 +103,7 @@ export async function buildApp({ config, backends, onBootstrapKey, logger = true
   if (viewerAuth) app.addHook('onClose', () => viewerAuth.close());
 
   if (config.services.includes('session')) {
-    await app.register(sessionService, { backends, config, registry, keys, operator, viewerAuth: viewerAuth!, onBootstrapKey });
+    await app.register(sessionService, { backends, config, registry, keys, operator, viewerAuth: viewerAuth!, onBootstrapKey, fastPath });
   }
   if (config.services.includes('ingest')) {
     await app.register(ingestService, { backends, config: config.ingest, registry, operator });

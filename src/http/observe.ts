@@ -11,22 +11,30 @@ import { createHttpMetrics, registerMetricsRoute } from './metrics.js';
  */
 export function registerObservability(app: FastifyInstance, registry: Registry) {
   const metrics = createHttpMetrics(registry);
-  const observe = (req: FastifyRequest, reply: FastifyReply, route: string, quiet: boolean) => {
-    metrics.record(req.method, route, reply.statusCode, reply.elapsedTime);
-    logRequest(req, reply.statusCode, reply.elapsedTime, quiet);
+  const observer = (route: string, quiet: boolean) => {
+    // One recorder per method (a route may answer several, HEAD beside GET).
+    const recorders = new Map<string, (status: number, elapsedMs: number) => void>();
+    return (req: FastifyRequest, reply: FastifyReply) => {
+      let record = recorders.get(req.method);
+      if (!record) recorders.set(req.method, (record = metrics.route(req.method, route)));
+      record(reply.statusCode, reply.elapsedTime);
+      logRequest(req, reply.statusCode, reply.elapsedTime, quiet);
+    };
   };
-  const observer = (route: string, quiet: boolean): onResponseHookHandler =>
-    function observeRoute(req, reply, done) {
-      observe(req, reply, route, quiet);
+  app.addHook('onRoute', (route) => {
+    const observe = observer(route.url, Boolean(route.config?.quietLog));
+    const hook: onResponseHookHandler = function observeRoute(req, reply, done) {
+      observe(req, reply);
       done();
     };
-  app.addHook('onRoute', (route) => {
-    const hook = observer(route.url, Boolean(route.config?.quietLog));
     route.onResponse = route.onResponse ? [...[route.onResponse].flat(), hook] : [hook];
   });
+  const unmatched = observer('unmatched', false);
   app.addHook('onResponse', (req, reply, done) => {
-    if (req.is404) observe(req, reply, 'unmatched', false);
+    if (req.is404) unmatched(req, reply);
     done();
   });
   registerMetricsRoute(app, registry);
+  // Requests answered outside Fastify (fast-path.ts) are counted by the same metrics.
+  return metrics;
 }

@@ -12,6 +12,7 @@ import { createSessionMetrics } from './session.metrics.js';
 import { sessionRoutes } from './sessions/session.routes.js';
 import { SessionService, viewerSet } from './sessions/session.service.js';
 import { tokenRoutes } from './tokens/token.routes.js';
+import type { FastPath } from '../../http/fast-path.js';
 import { TokenService } from './tokens/token.service.js';
 import { viewerRoutes } from './viewers/viewer.routes.js';
 import { ViewerService } from './viewers/viewer.service.js';
@@ -30,13 +31,15 @@ export interface SessionServiceOptions {
   viewerAuth: ViewerAuth;
   /** Called with a freshly created first operator key (no key existed and no admin key is set). */
   onBootstrapKey?: (key: string) => void;
+  /** Pre-router for validate-token (http/fast-path.ts); absent, the Fastify route answers everything. */
+  fastPath?: FastPath;
 }
 
 /**
  * The session service: stream sessions and their state machine, operator API keys, viewer tokens
  * (mint, validate, refresh, revoke, JWKS) and concurrent viewers. This file is its table of contents.
  */
-export const sessionService: FastifyPluginAsync<SessionServiceOptions> = async (app, { backends, config, registry, keys, operator, viewerAuth, onBootstrapKey }) => {
+export const sessionService: FastifyPluginAsync<SessionServiceOptions> = async (app, { backends, config, registry, keys, operator, viewerAuth, onBootstrapKey, fastPath }) => {
   const { database: db, bus, presence, clock } = backends;
   const log = app.log.child({ service: 'session' });
   // Bind `service` in the one per-request logger Fastify creates: a second child per request (a hook
@@ -84,7 +87,7 @@ export const sessionService: FastifyPluginAsync<SessionServiceOptions> = async (
 
   await app.register(apiKeyRoutes, { keys, operator });
   await app.register(sessionRoutes, { sessions, operator });
-  await app.register(tokenRoutes, { tokens, ring, operator, validateRatePerMinute: t.validateRatePerMinute });
+  await app.register(tokenRoutes, { tokens, ring, operator, validateRatePerMinute: t.validateRatePerMinute, fastPath, bodyLimitBytes: config.bodyLimitBytes });
   await app.register(viewerRoutes, { viewers, tokens });
 
   const bootstrapKey = await keys.bootstrap();

@@ -1,5 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync, onRequestAsyncHookHandler } from 'fastify';
+import fastJson from 'fast-json-stringify';
+import type { FastPath } from '../../../http/fast-path.js';
+import type { Validation, ViewerClaims } from '../../../http/viewer-auth/viewer-token.verifier.js';
 import { bodylessAsEmptyObject } from '../../../http/validation.js';
 import type { SigningKeyRing } from '../../../http/viewer-auth/signing-key.ring.js';
 import { Jwks, MintBody, RefreshBody, RevokeBody, TokenPair, ValidateBody, ValidateResponse } from './token.schemas.js';
@@ -8,11 +11,48 @@ import type { TokenService } from './token.service.js';
 const P = { $ref: 'Problem#' };
 const operatorErrors = { 400: P, 401: P, 404: P, 409: P, 413: P, 415: P };
 
-export const tokenRoutes: FastifyPluginAsync<{ tokens: TokenService; ring: SigningKeyRing; operator: onRequestAsyncHookHandler; validateRatePerMinute: number }> = async (
-  app,
-  { tokens, ring, operator, validateRatePerMinute },
-) => {
+interface Options {
+  tokens: TokenService;
+  ring: SigningKeyRing;
+  operator: onRequestAsyncHookHandler;
+  validateRatePerMinute: number;
+  fastPath?: FastPath;
+  bodyLimitBytes: number;
+}
+
+/** `{ token }` and nothing else, within ValidateBody's bounds (UTF-16 length ≥ code points, so never looser). */
+const plainValidateBody = (b: unknown): b is Static<typeof ValidateBody> => {
+  if (typeof b !== 'object' || b === null || Array.isArray(b)) return false;
+  const keys = Object.keys(b);
+  const token = (b as { token?: unknown }).token;
+  return keys.length === 1 && keys[0] === 'token' && typeof token === 'string' && token.length >= 1 && token.length <= 4096;
+};
+
+export const tokenRoutes: FastifyPluginAsync<Options> = async (app, { tokens, ring, operator, validateRatePerMinute, fastPath, bodyLimitBytes }) => {
   const perClient = { rateLimit: { max: validateRatePerMinute, timeWindow: 60_000 } };
+  // The hottest route of the project: plainly valid requests are answered before Fastify (fast-path.ts)
+  // with this same serializer; everything else reaches the route below.
+  const serialize = fastJson(ValidateResponse);
+  // A valid answer is the same text for as long as its claims are cached: the verifier hands back the
+  // same claims object for every hit of a token, so its text is kept beside it (and goes with it).
+  const validText = new WeakMap<ViewerClaims, string>();
+  const text = (v: Validation) => {
+    if (!v.valid) return serialize(v);
+    let t = validText.get(v.claims);
+    if (t === undefined) validText.set(v.claims, (t = serialize(v)));
+    return t;
+  };
+  fastPath?.add({
+    url: '/api/v1/auth/validate-token',
+    service: 'session',
+    maxBodyBytes: bodyLimitBytes,
+    rateLimit: { max: validateRatePerMinute, windowMs: 60_000 },
+    answer: (body) => {
+      if (!plainValidateBody(body)) return null;
+      const result = tokens.validate(body.token);
+      return result instanceof Promise ? result.then(text) : text(result);
+    },
+  });
 
   app.post('/api/v1/auth/tokens', {
     onRequest: operator,
@@ -26,6 +66,7 @@ export const tokenRoutes: FastifyPluginAsync<{ tokens: TokenService; ring: Signi
 
   app.post('/api/v1/auth/validate-token', {
     config: { ...perClient, quietLog: true },
+    ...(fastPath ? { preParsing: fastPath.replayBody } : {}),
     schema: {
       tags: ['viewer tokens'],
       summary: 'Introspect a viewer access token (no operator key: the token is the credential)',
