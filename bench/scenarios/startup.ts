@@ -19,7 +19,7 @@ interface Start {
 /**
  * startup: `node scripts/build.mjs` then `node dist/main.js` (what `npm start` runs, default env but PORT/HOST and a
  * data directory of our own) from spawn to the first 200 on /health, on PGlite with a fresh data
- * directory (initdb) and with the same directory again, RUNS times each; and the idle RSS a few
+ * directory (a copy of the install-time initdb template, see src/backends/pglite/pglite-template.ts; initdb without one) and with the same directory again, RUNS times each; and the idle RSS a few
  * seconds after ready. Floors measured in the same run: a bare Fastify process through tsx, and a bare
  * PGlite open of the same kind of directory in its own process.
  */
@@ -54,7 +54,7 @@ export async function startup(): Promise<void> {
       emit({
         scenario: 'startup',
         case: name,
-        what: `npm start without npm's own launch: the prestart build (node scripts/build.mjs) plus spawn of \`node dist/main.js\` to the first 200 on /health, PGlite in a ${name === 'fresh_data_dir' ? 'new (initdb)' : 'previously used'} data directory; median of ${RUNS}`,
+        what: `npm start without npm's own launch: the prestart build (node scripts/build.mjs) plus spawn of \`node dist/main.js\` to the first 200 on /health, PGlite in a ${name === 'fresh_data_dir' ? 'new (seeded from the install-time initdb template when present)' : 'previously used'} data directory; median of ${RUNS}`,
         subject: {
           ms: round(ms, 0),
           runs_ms: runs.map((s) => round(s.ms, 0)),

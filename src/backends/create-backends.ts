@@ -64,7 +64,11 @@ async function openDatabase(db: Config['database']): Promise<Database> {
     const { PostgresDatabase } = await import('./postgres/postgres-database.js');
     return PostgresDatabase.open({ url: db.url, schema: db.schema });
   }
-  if (db.dataDir) await mkdir(db.dataDir, { recursive: true });
+  if (db.dataDir) {
+    // A new directory starts as a copy of the initdb template made at install, when there is one.
+    const { seedFromTemplate } = await import('./pglite/pglite-template.js');
+    if (!(await seedFromTemplate(db.dataDir).catch(() => false))) await mkdir(db.dataDir, { recursive: true });
+  }
   const { PgliteDatabase } = await import('./pglite/pglite-database.js');
   return PgliteDatabase.open({ dataDir: db.dataDir ?? undefined });
 }

@@ -19,7 +19,7 @@ export const EnvSchema = Type.Object({
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info', description: 'Minimum log level.' }),
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^(postgres|postgresql|memory)://', description: 'postgres://… for PostgreSQL, memory:// for a throwaway PGlite; unset = PGlite in STREAMPLANE_DATA_DIR.' })),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'redis://… switches Bus, Presence and rate limits to Redis; unset = in memory.' })),
-  STREAMPLANE_DATA_DIR: Type.String({ default: './.streamplane', minLength: 1, description: 'PGlite data directory (embedded mode).' }),
+  STREAMPLANE_DATA_DIR: Type.String({ default: './.streamplane', minLength: 1, description: 'PGlite data directory (embedded mode). A missing or empty one starts as a copy of the initdb template that npm ci made under node_modules/.cache/streamplane/.' }),
   STREAMPLANE_DATABASE_SCHEMA: Type.String({ default: 'public', pattern: '^[a-z_][a-z0-9_]{0,62}$', description: 'PostgreSQL schema holding Streamplane tables.' }),
   STREAMPLANE_REDIS_PREFIX: Type.String({ default: 'streamplane:', maxLength: 64, description: 'Prefix of every Redis key and channel.' }),
   STREAMPLANE_SERVICES: Type.String({ default: 'all', description: `Comma-separated services this process runs: all, or any of ${SERVICE_NAMES.join(', ')}.` }),
