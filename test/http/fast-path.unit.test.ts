@@ -24,8 +24,9 @@ let port: number;
 /** Stands in for Fastify: reads the replayed body as the route's preParsing hook would hand it over. */
 function fallback(req: IncomingMessage, res: ServerResponse) {
   const counted = fp.counted(req);
-  fp.replayBody({ raw: req } as never, null as never, req as never, (_err, payload) => {
-    const stream = payload as unknown as Readable;
+  // Called as Fastify calls a preParsing hook: (request, reply, payload, done).
+  const replay = fp.replayBody as unknown as (request: { raw: IncomingMessage }, reply: null, payload: Readable, done: (err: Error | null, payload: Readable) => void) => void;
+  replay({ raw: req }, null, req, (_err, stream) => {
     const chunks: Buffer[] = [];
     stream.on('data', (c: Buffer | string) => chunks.push(Buffer.from(c)));
     stream.on('end', () => {
