@@ -33,23 +33,23 @@ interface PendingView extends ViewKey {
 }
 
 /**
- * Pending views by session, viewer and view id. Nested maps rather than one map on a joined key: a key
- * string built per event (concatenation, then hashing it) was the costliest part of accepting a batch,
- * while the parsed id strings hash once and keep their hash.
+ * Values by session, viewer and view id. Nested maps rather than one map on a joined key: a key
+ * string built per event (concatenation, then flattening and hashing it) was the costliest part of
+ * accepting a batch, while the parsed id strings hash once and keep their hash.
  */
-class ViewIndex {
-  #bySession = new Map<string, Map<string, Map<string, PendingView>>>();
+class ViewMap<T extends ViewKey> {
+  #bySession = new Map<string, Map<string, Map<string, T>>>();
   #size = 0;
 
   get size(): number {
     return this.#size;
   }
 
-  get(sessionId: string, viewerId: string, viewId: string): PendingView | undefined {
+  get(sessionId: string, viewerId: string, viewId: string): T | undefined {
     return this.#bySession.get(sessionId)?.get(viewerId)?.get(viewId);
   }
 
-  set(v: PendingView): void {
+  set(v: T): void {
     let viewers = this.#bySession.get(v.session_id);
     if (!viewers) this.#bySession.set(v.session_id, (viewers = new Map()));
     let views = viewers.get(v.viewer_id);
@@ -58,9 +58,18 @@ class ViewIndex {
     views.set(v.view_id, v);
   }
 
-  /** Removes and returns up to `n` views. */
-  take(n: number): PendingView[] {
-    const out: PendingView[] = [];
+  delete(k: ViewKey): void {
+    const viewers = this.#bySession.get(k.session_id);
+    const views = viewers?.get(k.viewer_id);
+    if (!views?.delete(k.view_id)) return;
+    this.#size--;
+    if (views.size === 0) viewers!.delete(k.viewer_id);
+    if (viewers!.size === 0) this.#bySession.delete(k.session_id);
+  }
+
+  /** Removes and returns up to `n` values. */
+  take(n: number): T[] {
+    const out: T[] = [];
     for (const [sessionId, viewers] of this.#bySession) {
       for (const [viewerId, views] of viewers) {
         for (const [viewId, v] of views) {
@@ -78,15 +87,25 @@ class ViewIndex {
 }
 
 export interface BufferMetrics {
-  buffered: Gauge;
+  /** The buffer registers how to read its size; the gauge reads it when scraped, not on every batch. */
+  buffered: { read(entries: () => number): void };
   flushes: Counter<'result'>;
   flushSeconds: Histogram;
   dropped: { inc(n: number): void };
 }
 
 export function bufferMetrics(registry: Registry, dropped: { inc(n: number): void }): BufferMetrics {
+  let entries = () => 0;
+  new Gauge({
+    name: 'streamplane_telemetry_buffered_entries',
+    help: 'Telemetry views and state events accepted but not yet written (pending and in flight).',
+    registers: [registry],
+    collect() {
+      this.set(entries());
+    },
+  });
   return {
-    buffered: new Gauge({ name: 'streamplane_telemetry_buffered_entries', help: 'Telemetry views and state events accepted but not yet written (pending and in flight).', registers: [registry] }),
+    buffered: { read: (fn) => void (entries = fn) },
     flushes: new Counter({ name: 'streamplane_telemetry_flushes_total', help: 'Writes of the telemetry buffer by result.', labelNames: ['result'] as const, registers: [registry] }),
     flushSeconds: new Histogram({ name: 'streamplane_telemetry_flush_duration_seconds', help: 'Time to write one chunk of the telemetry buffer.', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] }),
     dropped,
@@ -102,21 +121,23 @@ export function bufferMetrics(registry: Registry, dropped: { inc(n: number): voi
 /** Views whose written state this instance remembers, to drop repeats before they are buffered. */
 const WRITTEN_VIEWS_REMEMBERED = 10_000;
 
-interface WrittenView {
+interface WrittenView extends ViewKey {
   ids: Set<string>;
   first: number;
   last: number;
 }
 
 export class TelemetryBuffer {
-  #pending = new ViewIndex();
+  #pending = new ViewMap<PendingView>();
   /**
    * What this instance last wrote of each recent view: an event it already stored (a beacon's retry,
    * an at-least-once resend) or a heartbeat inside the view's known time span changes nothing, so it
    * is dropped here instead of costing a read and a rewrite of the view at the next flush. Only ever
    * a subset of what is stored (rows grow), so nothing new is dropped.
    */
-  #written = new Map<string, WrittenView>();
+  #written = new ViewMap<WrittenView>();
+  /** The same views, oldest write first: the first is forgotten when more than WRITTEN_VIEWS_REMEMBERED are. */
+  #writtenOrder = new Set<WrittenView>();
   /** Entries pending plus entries in a flush that has not committed. */
   #entries = 0;
   #flushing: Promise<void> | null = null;
@@ -129,7 +150,9 @@ export class TelemetryBuffer {
     private readonly log: FastifyBaseLogger,
     private readonly metrics: BufferMetrics,
     private readonly opts: { flushMs: number; maxEntries: number } = { flushMs: FLUSH_INTERVAL_MS, maxEntries: BUFFER_MAX_ENTRIES },
-  ) {}
+  ) {
+    metrics.buffered.read(() => this.#entries);
+  }
 
   start(): void {
     this.#timer = this.clock.setInterval(() => void this.flush(), this.opts.flushMs);
@@ -147,8 +170,11 @@ export class TelemetryBuffer {
   add(events: ValidEvent[]): void {
     // The last view looked up is checked first: a player's batch is one view's events.
     let last: PendingView | undefined;
+    let lastWritten: WrittenView | undefined;
     for (const e of events) {
-      const known = this.#written.size > 0 ? this.#written.get(writtenKey(e.sessionId, e.viewerId, e.viewId)) : undefined;
+      let known: WrittenView | undefined;
+      if (lastWritten && lastWritten.view_id === e.viewId && lastWritten.viewer_id === e.viewerId && lastWritten.session_id === e.sessionId) known = lastWritten;
+      else if (this.#written.size > 0) known = lastWritten = this.#written.get(e.sessionId, e.viewerId, e.viewId);
       if (known && (e.state ? known.ids.has(e.state[2]) : e.ts >= known.first && e.ts <= known.last)) continue;
       let v = last && last.view_id === e.viewId && last.viewer_id === e.viewerId && last.session_id === e.sessionId ? last : this.#pending.get(e.sessionId, e.viewerId, e.viewId);
       if (!v) {
@@ -165,7 +191,6 @@ export class TelemetryBuffer {
         this.#entries++;
       }
     }
-    this.metrics.buffered.set(this.#entries);
     if (this.#entries >= FLUSH_EARLY_ENTRIES && !this.#flushing) void this.flush();
   }
 
@@ -211,7 +236,6 @@ export class TelemetryBuffer {
         return;
       } finally {
         stop();
-        this.metrics.buffered.set(this.#entries);
       }
     }
   }
@@ -233,7 +257,7 @@ export class TelemetryBuffer {
 
   async #write(chunk: PendingView[]): Promise<void> {
     chunk.sort((a, b) => (a.session_id < b.session_id ? -1 : a.session_id > b.session_id ? 1 : a.viewer_id < b.viewer_id ? -1 : a.viewer_id > b.viewer_id ? 1 : a.view_id < b.view_id ? -1 : a.view_id > b.view_id ? 1 : 0));
-    const byKey = new ViewIndex();
+    const byKey = new ViewMap<PendingView>();
     for (const v of chunk) byKey.set(v);
     let dropped = 0;
     let written: ViewRow[] = [];
@@ -254,19 +278,37 @@ export class TelemetryBuffer {
       await repo.updateViews(tx, rows);
       written = rows;
     });
-    for (const r of written) {
-      // A plain Map with first-in-first-out eviction: looked up for every event, where an LRU's
-      // recency bookkeeping cost a tenth of the route's time.
-      const key = writtenKey(r.session_id, r.viewer_id, r.view_id);
-      this.#written.delete(key);
-      this.#written.set(key, { ids: new Set(r.events.map((e) => e[2])), first: r.first_event_at, last: r.last_event_at });
-      if (this.#written.size > WRITTEN_VIEWS_REMEMBERED) this.#written.delete(this.#written.keys().next().value!);
-    }
+    for (const r of written) this.#remember(r);
     if (dropped > 0) {
       this.metrics.dropped.inc(dropped);
       this.log.warn({ dropped }, `telemetry state events dropped: views are capped at ${VIEW_MAX_STATE_EVENTS}`);
     }
   }
+
+  /**
+   * Remembers what was just written of a view, forgetting the view written longest ago past
+   * WRITTEN_VIEWS_REMEMBERED: first-in-first-out by last write, as a lookup for every event made an
+   * LRU's recency bookkeeping cost a tenth of the route's time.
+   */
+  #remember(r: ViewRow): void {
+    const ids = new Set(r.events.map((e) => e[2]));
+    let w = this.#written.get(r.session_id, r.viewer_id, r.view_id);
+    if (w) {
+      this.#writtenOrder.delete(w);
+      w.ids = ids;
+      w.first = r.first_event_at;
+      w.last = r.last_event_at;
+    } else {
+      w = { session_id: r.session_id, viewer_id: r.viewer_id, view_id: r.view_id, ids, first: r.first_event_at, last: r.last_event_at };
+      this.#written.set(w);
+    }
+    this.#writtenOrder.add(w);
+    if (this.#writtenOrder.size > WRITTEN_VIEWS_REMEMBERED) {
+      const oldest = this.#writtenOrder.values().next().value!;
+      this.#writtenOrder.delete(oldest);
+      this.#written.delete(oldest);
+    }
+  }
 }
 
-const writtenKey = (sessionId: string, viewerId: string, viewId: string) => `${sessionId}\u0000${viewerId}\u0000${viewId}`;
+

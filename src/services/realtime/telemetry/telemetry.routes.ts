@@ -8,7 +8,8 @@ import { SessionCache } from './session.cache.js';
 import { BatchResult, EventBatch, MetricsParams, MetricsQuery, REJECTION_REASONS, TelemetryEvent, TelemetryMetrics, type MetricsGroup, type RejectionReason } from './telemetry.schemas.js';
 import { bufferMetrics, TelemetryBuffer } from './telemetry.buffer.js';
 import { telemetryRepository as repo, type Aggregate } from './telemetry.repository.js';
-import { checkEvent, parseTs, type ValidEvent } from './telemetry.validator.js';
+import { checkBatch, settleBatch } from './telemetry.intake.js';
+import { parseTs } from './telemetry.validator.js';
 
 export type TelemetryLimits = RealtimeConfig['telemetry'];
 
@@ -29,6 +30,7 @@ const MIN_WINDOW_MS = Date.UTC(1970, 0, 1);
 const MAX_WINDOW_MS = Date.UTC(9999, 11, 31);
 
 type Outcome = 'accepted' | 'duplicate' | 'backlog' | 'dropped_view_full' | RejectionReason;
+const OUTCOMES: readonly Outcome[] = ['accepted', 'duplicate', 'backlog', 'dropped_view_full', ...REJECTION_REASONS];
 
 const P = { $ref: 'Problem#' };
 const tags = ['telemetry'];
@@ -74,14 +76,25 @@ const EMPTY: Aggregate = {
  */
 export const telemetryRoutes: FastifyPluginAsync<Options> = async (app, { db, clock, registry, operator, viewerOrOperator, limits }) => {
   const log = app.log.child({ feature: 'telemetry' });
-  const events = new Counter({ name: 'streamplane_telemetry_events_total', help: 'Telemetry events received, by outcome (accepted, duplicate, backlog, dropped_view_full or the rejection reason).', labelNames: ['outcome'] as const, registers: [registry] });
-  // Pre-labelled children: labelling per event would hash the label set on the hot path.
-  const outcomes = new Map<Outcome, { inc(n?: number): void }>();
-  for (const o of ['accepted', 'duplicate', 'backlog', 'dropped_view_full', ...REJECTION_REASONS] as Outcome[]) outcomes.set(o, events.labels({ outcome: o }));
-  const count = (o: Outcome, n: number) => {
-    if (n > 0) outcomes.get(o)!.inc(n);
-  };
-  const buffer = new TelemetryBuffer(db, clock, log, bufferMetrics(registry, { inc: (n) => count('dropped_view_full', n) }), { flushMs: limits.flushMs, maxEntries: limits.bufferMaxEntries });
+  // Counted in plain numbers and handed to the counter when /metrics is scraped, which keeps
+  // prom-client's per-call label hashing off the request path.
+  const tally = Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>;
+  const reported = { ...tally };
+  new Counter({
+    name: 'streamplane_telemetry_events_total',
+    help: 'Telemetry events received, by outcome (accepted, duplicate, backlog, dropped_view_full or the rejection reason).',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+    collect() {
+      for (const o of OUTCOMES) {
+        if (tally[o] === reported[o]) continue;
+        this.inc({ outcome: o }, tally[o] - reported[o]);
+        reported[o] = tally[o];
+      }
+    },
+  });
+  const countRejection = (reason: RejectionReason) => void tally[reason]++;
+  const buffer = new TelemetryBuffer(db, clock, log, bufferMetrics(registry, { inc: (n) => void (tally.dropped_view_full += n) }), { flushMs: limits.flushMs, maxEntries: limits.bufferMaxEntries });
   const sessions = new SessionCache(db, clock);
   buffer.start();
   app.addHook('onClose', () => buffer.close());
@@ -108,7 +121,9 @@ export const telemetryRoutes: FastifyPluginAsync<Options> = async (app, { db, cl
       body: EventBatch,
       response: { 202: { $ref: 'TelemetryBatchResult#' }, 400: P, 401: P, 403: P, 413: P, 415: P, 503: P },
     },
-  }, async (req, reply) => {
+  }, (req, reply) => {
+    // Not an async function: when every session of the batch is cached (nearly always) the answer is
+    // sent without a promise and a microtask hop per request.
     const body = req.body;
     if (!isPlainObject(body) || !Array.isArray(body.events)) throw badRequest('invalid_batch', 'The body must be a JSON object {"events": [ … ]}.');
     for (const k in body) if (k !== 'events') throw badRequest('invalid_batch', `Unknown field ${JSON.stringify(k.slice(0, 70))}: the body is {"events": [ … ]}.`);
@@ -117,57 +132,22 @@ export const telemetryRoutes: FastifyPluginAsync<Options> = async (app, { db, cl
     const viewer = req.viewer;
     if (viewer && !viewer.scope.split(' ').includes('view')) throw forbidden('insufficient_scope', 'Telemetry needs a viewer token with the view scope.');
     if (!buffer.hasRoomFor(raw.length)) {
-      count('backlog', raw.length);
+      tally.backlog += raw.length;
       reply.header('retry-after', String(Math.ceil(limits.flushMs / 1000)));
       throw new AppError(503, 'telemetry_backlog', 'This instance has more telemetry waiting to be written than it buffers; retry the same batch shortly.');
     }
 
-    const now = clock.now();
-    const checked: Array<ValidEvent | { reason: RejectionReason; detail: string }> = new Array(raw.length);
-    const sessionIds = new Set<string>();
-    for (let i = 0; i < raw.length; i++) {
-      const c = checkEvent(raw[i], now, eventLimits);
-      if (!c.ok) checked[i] = { reason: c.reason, detail: c.detail };
-      else if (viewer && c.event.sessionId !== viewer.sid) checked[i] = { reason: 'forbidden_session', detail: 'session_id is not the session of the viewer token' };
-      else if (viewer && c.event.viewerId !== viewer.sub) checked[i] = { reason: 'forbidden_viewer', detail: 'viewer_id is not the viewer of the viewer token' };
-      else {
-        checked[i] = c.event;
-        sessionIds.add(c.event.sessionId);
-      }
-    }
-    const known = sessionIds.size > 0 ? await sessions.existing(sessionIds) : sessionIds;
-
-    const result: BatchResult = { accepted: 0, rejected: 0, duplicates: 0, errors: [] };
-    const accepted: ValidEvent[] = [];
-    // event_ids seen in this batch, per session (ids are unique within a session, not across them).
-    const seen = new Map<string, Set<string>>();
-    for (let i = 0; i < checked.length; i++) {
-      const c = checked[i]!;
-      if ('reason' in c) {
-        result.errors.push({ index: i, reason: c.reason, detail: c.detail });
-        count(c.reason, 1);
-        continue;
-      }
-      if (!known.has(c.sessionId)) {
-        result.errors.push({ index: i, reason: 'unknown_session', detail: `session ${c.sessionId} does not exist` });
-        count('unknown_session', 1);
-        continue;
-      }
-      result.accepted++;
-      let ids = seen.get(c.sessionId);
-      if (!ids) seen.set(c.sessionId, (ids = new Set()));
-      if (ids.has(c.eventId)) {
-        result.duplicates++;
-        continue;
-      }
-      ids.add(c.eventId);
-      accepted.push(c);
-    }
-    result.rejected = result.errors.length;
-    buffer.add(accepted);
-    count('accepted', accepted.length);
-    count('duplicate', result.duplicates);
-    return reply.code(202).send(result);
+    const batch = checkBatch(raw, clock.now(), eventLimits, viewer);
+    const settle = (known: ReadonlySet<string>): BatchResult => {
+      const { result, accepted } = settleBatch(batch, known, countRejection);
+      buffer.add(accepted);
+      tally.accepted += accepted.length;
+      tally.duplicate += result.duplicates;
+      reply.code(202);
+      return result;
+    };
+    const known = sessions.cached(batch.sessions.keys());
+    return known ? settle(known) : sessions.existing(batch.sessions.keys()).then(settle);
   });
 
   app.get('/api/v1/telemetry/metrics/:session_id', {
