@@ -20,13 +20,17 @@ export interface FastRoute {
   /** Largest body the fast path reads; anything declared larger goes to Fastify (413). */
   maxBodyBytes: number;
   /** The same per-client limit the Fastify route declares (`config.rateLimit`), counted in the same store key. */
-  rateLimit: { max: number; windowMs: number };
+  rateLimit?: { max: number; windowMs: number };
+  /** Request lines at debug (the Fastify route's `quietLog`), else at info. */
+  quiet: boolean;
   /**
-   * The serialized 200 answer, or null when the body is not plainly valid (Fastify then answers it).
-   * Must not throw for any JSON value.
+   * The serialized answer (a string is a 200), or null when the request is not plainly valid: Fastify
+   * then answers it, problem documents and all. Must not throw for any JSON value.
    */
-  answer(body: unknown): string | null | Promise<string | null>;
+  answer(body: unknown, req: IncomingMessage): FastAnswer | null | Promise<FastAnswer | null>;
 }
+
+export type FastAnswer = string | { status: number; json: string };
 
 export interface FastPathOptions {
   rateLimits: RateLimitStore;
@@ -131,7 +135,7 @@ export class FastPath {
     const ip = this.clientIp(req);
     const chunks: Buffer[] = [];
     let body: Buffer | null = null;
-    let hit: Hit | null | undefined;
+    let hit: Hit | null | undefined = route.rateLimit ? undefined : null;
     // Both the body and the rate-limit verdict are needed; whichever comes last goes on.
     const proceed = () => {
       if (body === null || hit === undefined) return;
@@ -144,10 +148,12 @@ export class FastPath {
     };
     // Counted at once, as the plugin counts in onRequest, while the body arrives. A store outage
     // lets the request through, as the plugin is configured (skipOnError).
-    this.o.rateLimits.hit(rateLimitKey('POST', route.url, ip), route.rateLimit.windowMs).then(
-      (h) => ((hit = h), proceed()),
-      () => ((hit = null), proceed()),
-    );
+    if (route.rateLimit) {
+      this.o.rateLimits.hit(rateLimitKey('POST', route.url, ip), route.rateLimit.windowMs).then(
+        (h) => ((hit = h), proceed()),
+        () => ((hit = null), proceed()),
+      );
+    }
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
@@ -159,17 +165,21 @@ export class FastPath {
   private finish(route: Declared, req: IncomingMessage, res: ServerResponse, fastify: RequestListener, r: { body: Buffer; hit: Hit | null; ip: string; started: number }) {
     const counted = r.hit !== null;
     // Over the limit: Fastify's limiter counts it once more and answers the 429 problem document.
-    if (r.hit && r.hit.count > route.rateLimit.max) return this.handOver(req, res, fastify, r.body, false);
+    if (r.hit && route.rateLimit && r.hit.count > route.rateLimit.max) return this.handOver(req, res, fastify, r.body, false);
+    const text = r.body.toString('utf8');
+    // Keys that could poison a prototype are left to Fastify's parser, which refuses them (as
+    // secure-json-parse, it looks for the words before parsing).
+    if (text.includes('__proto__') || text.includes('constructor')) return this.handOver(req, res, fastify, r.body, counted);
     let parsed: unknown;
     try {
-      parsed = JSON.parse(r.body.toString('utf8'));
+      parsed = JSON.parse(text);
     } catch {
       return this.handOver(req, res, fastify, r.body, counted);
     }
-    const answered = (json: string | null) => (json === null ? this.handOver(req, res, fastify, r.body, counted) : this.send(route, req, res, json, r));
-    const json = route.answer(parsed);
-    if (typeof json === 'string' || json === null) return answered(json);
-    json.then(answered, (err: unknown) => {
+    const answered = (a: FastAnswer | null) => (a === null ? this.handOver(req, res, fastify, r.body, counted) : this.send(route, req, res, a, r));
+    const a = route.answer(parsed, req);
+    if (!(a instanceof Promise)) return answered(a);
+    a.then(answered, (err: unknown) => {
       this.observers?.log.error({ err, url: route.url }, 'fast path failed; handing the request to the route');
       this.handOver(req, res, fastify, r.body, counted);
     });
@@ -180,26 +190,29 @@ export class FastPath {
     fastify(req, res);
   }
 
-  private send(route: Declared, req: IncomingMessage, res: ServerResponse, json: string, r: { hit: Hit | null; ip: string; started: number }) {
+  private send(route: Declared, req: IncomingMessage, res: ServerResponse, a: FastAnswer, r: { hit: Hit | null; ip: string; started: number }) {
     const id = requestIdOf(req);
-    const count = r.hit?.count ?? 0;
-    const resetInMs = r.hit?.resetInMs ?? route.rateLimit.windowMs;
-    res.writeHead(200, [
-      'content-type', 'application/json; charset=utf-8',
-      'content-length', String(Buffer.byteLength(json)),
-      'x-request-id', id,
-      'x-ratelimit-limit', String(route.rateLimit.max),
-      'x-ratelimit-remaining', String(Math.max(0, route.rateLimit.max - count)),
-      'x-ratelimit-reset', String(Math.ceil(resetInMs / 1000)),
-    ]);
+    const status = typeof a === 'string' ? 200 : a.status;
+    const json = typeof a === 'string' ? a : a.json;
+    const headers = ['content-type', 'application/json; charset=utf-8', 'content-length', String(Buffer.byteLength(json)), 'x-request-id', id];
+    if (route.rateLimit) {
+      const { max, windowMs } = route.rateLimit;
+      headers.push(
+        'x-ratelimit-limit', String(max),
+        'x-ratelimit-remaining', String(Math.max(0, max - (r.hit?.count ?? 0))),
+        'x-ratelimit-reset', String(Math.ceil((r.hit?.resetInMs ?? windowMs) / 1000)),
+      );
+    }
+    res.writeHead(status, headers);
     res.end(json);
     const elapsed = performance.now() - r.started;
-    route.record(200, elapsed);
+    route.record(status, elapsed);
     const log = this.observers!.log;
-    // The Fastify twin is a quiet route: its request lines are debug lines.
-    if ((log as unknown as Partial<Logger>).isLevelEnabled?.('debug')) {
-      log.child({ request_id: id, service: route.service }).debug(
-        { method: 'POST', url: route.url, status: 200, duration_ms: Math.round(elapsed * 100) / 100, remote_address: r.ip },
+    // The same line, at the same level, as the Fastify twin's (http/logging.ts).
+    const level = route.quiet ? 'debug' : 'info';
+    if ((log as unknown as Partial<Logger>).isLevelEnabled?.(level)) {
+      log.child({ request_id: id, service: route.service })[level](
+        { method: 'POST', url: route.url, status, duration_ms: Math.round(elapsed * 100) / 100, remote_address: r.ip },
         'request completed',
       );
     }

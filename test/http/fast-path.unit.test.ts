@@ -60,12 +60,20 @@ beforeAll(async () => {
     service: 'test',
     maxBodyBytes: 64,
     rateLimit: { max: 8, windowMs: 60_000 },
+    quiet: true,
     answer: (b) => {
       const body = b as { ok?: boolean; later?: boolean; boom?: boolean } | null;
       if (body?.boom) throw new Error('boom');
       if (body?.later) return Promise.resolve('{"later":true}');
       return body?.ok === true ? '{"fast":true}' : null;
     },
+  });
+  fp.add({
+    url: '/accepted',
+    service: 'test',
+    maxBodyBytes: 1_024,
+    quiet: false,
+    answer: (b, req) => ({ status: 202, json: JSON.stringify({ got: b, auth: req.headers.authorization ?? null }) }),
   });
   server = fp.server(fallback, { keepAliveTimeout: 5_000 });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -88,6 +96,20 @@ it('answers a plainly right request itself, synchronously or not, and records it
   expect((await post('{"later":true}')).text).toBe('{"later":true}');
   expect(handedOver).toEqual([]);
   expect(recorded).toEqual([{ status: 200 }, { status: 200 }]);
+});
+
+it('answers with the route\'s status, and without rate-limit headers when the route has no limit', async () => {
+  const a = await post('{"n":1}', { path: '/accepted', headers: { authorization: 'Bearer x' } });
+  expect(a.status).toBe(202);
+  expect(JSON.parse(a.text)).toEqual({ got: { n: 1 }, auth: 'Bearer x' });
+  expect(a.headers['x-ratelimit-limit']).toBeUndefined();
+  expect(recorded).toEqual([{ status: 202 }]);
+  // Keys that could poison a prototype are Fastify's parser's to refuse.
+  for (const body of ['{"__proto__":{"x":1}}', '{"constructor":{"prototype":{}}}']) expect((await post(body, { path: '/accepted' })).status).toBe(299);
+  expect(handedOver.map((h) => [h.replayed, h.counted])).toEqual([
+    ['{"__proto__":{"x":1}}', false],
+    ['{"constructor":{"prototype":{}}}', false],
+  ]);
 });
 
 it('hands over what it read, counted, when the body is not JSON or not its shape, or the answer throws', async () => {

@@ -47,6 +47,7 @@ export const tokenRoutes: FastifyPluginAsync<Options> = async (app, { tokens, ri
     service: 'session',
     maxBodyBytes: bodyLimitBytes,
     rateLimit: { max: validateRatePerMinute, windowMs: 60_000 },
+    quiet: true,
     answer: (body) => {
       if (!plainValidateBody(body)) return null;
       const result = tokens.validate(body.token);
