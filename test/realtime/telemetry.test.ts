@@ -272,6 +272,12 @@ describe('POST /api/v1/telemetry/events', () => {
     expect(body).toMatchObject({ accepted: 2, rejected: 17, duplicates: 0 });
     const counters = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
     expect(counters).toMatch(/streamplane_telemetry_events_total\{outcome="too_old"\} [1-9]/);
+    // Counted per batch in plain numbers and handed to the counter when scraped: a second scrape adds nothing.
+    const accepted = (text: string) => Number(/^streamplane_telemetry_events_total\{outcome="accepted"\} (\S+)$/m.exec(text)?.[1]);
+    expect(accepted(counters)).toBeGreaterThanOrEqual(2);
+    expect(accepted((await t.app.inject({ method: 'GET', url: '/metrics' })).body)).toBe(accepted(counters));
+    await post([good()]);
+    expect(accepted((await t.app.inject({ method: 'GET', url: '/metrics' })).body)).toBe(accepted(counters) + 1);
   });
 
   it('refuses bodies that are not a batch (400), too many events (413) and too large a body (413)', async () => {

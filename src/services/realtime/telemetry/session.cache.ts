@@ -20,19 +20,10 @@ export class SessionCache {
     private readonly clock: Clock,
   ) {}
 
-  /**
-   * The subset of `ids` that exist when every one of them is cached, else null (then `existing` asks
-   * the database): a batch whose sessions are all known is answered without waiting on a promise.
-   */
-  cached(ids: Iterable<string>): Set<string> | null {
-    const now = this.clock.now();
-    const found = new Set<string>();
-    for (const id of ids) {
-      const hit = this.#cache.get(id);
-      if (!hit || hit.until <= now) return null;
-      if (hit.exists) found.add(id);
-    }
-    return found;
+  /** Whether the session exists, from the cache alone; undefined when only the database can say. */
+  cachedOne(id: string): boolean | undefined {
+    const hit = this.#cache.get(id);
+    return hit && hit.until > this.clock.now() ? hit.exists : undefined;
   }
 
   /** The subset of `ids` that exist. */

@@ -4,6 +4,7 @@ import type { Clock, Database, TimerHandle } from '../../../core/ports/index.js'
 import { telemetryRepository as repo, type ViewKey, type ViewRow } from './telemetry.repository.js';
 import { computeView, mergeEvents, type StateEvent } from './telemetry.views.js';
 import type { ValidEvent } from './telemetry.validator.js';
+import { WrittenViews, type WrittenView } from './telemetry.written.js';
 
 /**
  * Buffered entries (one per pending view plus one per pending state event; heartbeats only move a
@@ -112,32 +113,21 @@ export function bufferMetrics(registry: Registry, dropped: { inc(n: number): voi
   };
 }
 
+/** Views whose written state this instance remembers, to drop repeats before they are buffered. */
+export const WRITTEN_VIEWS_REMEMBERED = 10_000;
+
 /**
  * The per-instance write-behind buffer: accepted events are grouped by view in memory and written
  * every FLUSH_INTERVAL_MS, each touched view's row merged with what is stored and recomputed in one
  * transaction. A failed write puts the chunk back (its entries never left the count, so the bound
  * holds) and the next tick retries it; meanwhile a full buffer refuses new batches with 503.
  */
-/** Views whose written state this instance remembers, to drop repeats before they are buffered. */
-const WRITTEN_VIEWS_REMEMBERED = 10_000;
-
-interface WrittenView extends ViewKey {
-  ids: Set<string>;
-  first: number;
-  last: number;
-}
-
 export class TelemetryBuffer {
   #pending = new ViewMap<PendingView>();
-  /**
-   * What this instance last wrote of each recent view: an event it already stored (a beacon's retry,
-   * an at-least-once resend) or a heartbeat inside the view's known time span changes nothing, so it
-   * is dropped here instead of costing a read and a rewrite of the view at the next flush. Only ever
-   * a subset of what is stored (rows grow), so nothing new is dropped.
-   */
-  #written = new ViewMap<WrittenView>();
-  /** The same views, oldest write first: the first is forgotten when more than WRITTEN_VIEWS_REMEMBERED are. */
-  #writtenOrder = new Set<WrittenView>();
+  /** What this instance last wrote of recent views (see `known`). */
+  #written: WrittenViews;
+  /** The view `known` found last (still a true subset of what is stored, even once forgotten). */
+  #lastWritten: WrittenView | undefined;
   /** Entries pending plus entries in a flush that has not committed. */
   #entries = 0;
   #flushing: Promise<void> | null = null;
@@ -149,8 +139,9 @@ export class TelemetryBuffer {
     private readonly clock: Clock,
     private readonly log: FastifyBaseLogger,
     private readonly metrics: BufferMetrics,
-    private readonly opts: { flushMs: number; maxEntries: number } = { flushMs: FLUSH_INTERVAL_MS, maxEntries: BUFFER_MAX_ENTRIES },
+    private readonly opts: { flushMs: number; maxEntries: number; rememberedViews?: number } = { flushMs: FLUSH_INTERVAL_MS, maxEntries: BUFFER_MAX_ENTRIES },
   ) {
+    this.#written = new WrittenViews(opts.rememberedViews ?? WRITTEN_VIEWS_REMEMBERED);
     metrics.buffered.read(() => this.#entries);
   }
 
@@ -167,15 +158,35 @@ export class TelemetryBuffer {
     return !this.#closed && this.#entries + 2 * n <= this.opts.maxEntries;
   }
 
+  /**
+   * Whether `e` changes nothing of what this instance last wrote of its view: an event it already
+   * stored (a beacon's retry, an at-least-once resend), or a heartbeat inside the view's stored time
+   * span. Such an event is dropped instead of costing a read and a rewrite of the view at the next
+   * flush. What is remembered is only ever a subset of what is stored (rows grow), so nothing new is
+   * dropped.
+   */
+  known(e: ValidEvent): boolean {
+    // The last view looked up is checked first: a player's batch is one view's events.
+    let w = this.#lastWritten;
+    if (!w || w.view_id !== e.viewId || w.viewer_id !== e.viewerId || w.session_id !== e.sessionId) {
+      if (this.#written.size === 0) return false;
+      w = this.#written.get(e.sessionId, e.viewerId, e.viewId);
+      if (!w) return false;
+      this.#lastWritten = w;
+    }
+    return e.state ? w.ids.has(e.state[2]) : e.ts >= w.first && e.ts <= w.last;
+  }
+
+  /** Buffers events, but those already written (`known`). */
   add(events: ValidEvent[]): void {
+    this.insert(events.filter((e) => !this.known(e)));
+  }
+
+  /** Buffers events the caller found not `known`. */
+  insert(events: ValidEvent[]): void {
     // The last view looked up is checked first: a player's batch is one view's events.
     let last: PendingView | undefined;
-    let lastWritten: WrittenView | undefined;
     for (const e of events) {
-      let known: WrittenView | undefined;
-      if (lastWritten && lastWritten.view_id === e.viewId && lastWritten.viewer_id === e.viewerId && lastWritten.session_id === e.sessionId) known = lastWritten;
-      else if (this.#written.size > 0) known = lastWritten = this.#written.get(e.sessionId, e.viewerId, e.viewId);
-      if (known && (e.state ? known.ids.has(e.state[2]) : e.ts >= known.first && e.ts <= known.last)) continue;
       let v = last && last.view_id === e.viewId && last.viewer_id === e.viewerId && last.session_id === e.sessionId ? last : this.#pending.get(e.sessionId, e.viewerId, e.viewId);
       if (!v) {
         v = { session_id: e.sessionId, viewer_id: e.viewerId, view_id: e.viewId, events: [], first_event_at: e.ts, last_event_at: e.ts };
@@ -278,37 +289,10 @@ export class TelemetryBuffer {
       await repo.updateViews(tx, rows);
       written = rows;
     });
-    for (const r of written) this.#remember(r);
+    for (const r of written) this.#written.remember(r);
     if (dropped > 0) {
       this.metrics.dropped.inc(dropped);
       this.log.warn({ dropped }, `telemetry state events dropped: views are capped at ${VIEW_MAX_STATE_EVENTS}`);
     }
   }
-
-  /**
-   * Remembers what was just written of a view, forgetting the view written longest ago past
-   * WRITTEN_VIEWS_REMEMBERED: first-in-first-out by last write, as a lookup for every event made an
-   * LRU's recency bookkeeping cost a tenth of the route's time.
-   */
-  #remember(r: ViewRow): void {
-    const ids = new Set(r.events.map((e) => e[2]));
-    let w = this.#written.get(r.session_id, r.viewer_id, r.view_id);
-    if (w) {
-      this.#writtenOrder.delete(w);
-      w.ids = ids;
-      w.first = r.first_event_at;
-      w.last = r.last_event_at;
-    } else {
-      w = { session_id: r.session_id, viewer_id: r.viewer_id, view_id: r.view_id, ids, first: r.first_event_at, last: r.last_event_at };
-      this.#written.set(w);
-    }
-    this.#writtenOrder.add(w);
-    if (this.#writtenOrder.size > WRITTEN_VIEWS_REMEMBERED) {
-      const oldest = this.#writtenOrder.values().next().value!;
-      this.#writtenOrder.delete(oldest);
-      this.#written.delete(oldest);
-    }
-  }
 }
-
-

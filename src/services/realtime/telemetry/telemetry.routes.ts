@@ -8,7 +8,7 @@ import { SessionCache } from './session.cache.js';
 import { BatchResult, EventBatch, MetricsParams, MetricsQuery, REJECTION_REASONS, TelemetryEvent, TelemetryMetrics, type MetricsGroup, type RejectionReason } from './telemetry.schemas.js';
 import { bufferMetrics, TelemetryBuffer } from './telemetry.buffer.js';
 import { telemetryRepository as repo, type Aggregate } from './telemetry.repository.js';
-import { checkBatch, settleBatch } from './telemetry.intake.js';
+import { takeBatch } from './telemetry.intake.js';
 import { parseTs } from './telemetry.validator.js';
 
 export type TelemetryLimits = RealtimeConfig['telemetry'];
@@ -137,17 +137,14 @@ export const telemetryRoutes: FastifyPluginAsync<Options> = async (app, { db, cl
       throw new AppError(503, 'telemetry_backlog', 'This instance has more telemetry waiting to be written than it buffers; retry the same batch shortly.');
     }
 
-    const batch = checkBatch(raw, clock.now(), eventLimits, viewer);
-    const settle = (known: ReadonlySet<string>): BatchResult => {
-      const { result, accepted } = settleBatch(batch, known, countRejection);
-      buffer.add(accepted);
-      tally.accepted += accepted.length;
+    const taken = takeBatch(raw, { now: clock.now(), limits: eventLimits, viewer, sessions, buffer, count: countRejection });
+    const answer = (result: BatchResult) => {
+      tally.accepted += result.accepted - result.duplicates;
       tally.duplicate += result.duplicates;
       reply.code(202);
       return result;
     };
-    const known = sessions.cached(batch.sessions.keys());
-    return known ? settle(known) : sessions.existing(batch.sessions.keys()).then(settle);
+    return taken instanceof Promise ? taken.then(answer) : answer(taken);
   });
 
   app.get('/api/v1/telemetry/metrics/:session_id', {

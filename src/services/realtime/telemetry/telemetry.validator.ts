@@ -87,8 +87,10 @@ const ENVELOPE_BYTES = 110;
 
 const fail = (reason: RejectionReason, detail: string) => new Rejection(reason, detail);
 
+const MONTH_DAYS = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
 function daysInMonth(y: number, m: number): number {
-  return m === 2 ? (y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28) : [4, 6, 9, 11].includes(m) ? 30 : 31;
+  return m === 2 && y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : MONTH_DAYS[m]!;
 }
 
 /** Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil): cheaper than Date.UTC. */
@@ -159,8 +161,8 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Checks `data` and returns its size as JSON (approximately), or a rejection. */
-function checkData(type: EventType, data: Record<string, unknown>): { bytes: number; value: number | Dimensions | undefined; fatal: boolean } | string {
+/** Checks `data` (flat, bounded) and returns its size as JSON (approximately), or why it is rejected. */
+function dataBytes(data: Record<string, unknown>): number | string {
   let bytes = 2;
   let n = 0;
   for (const key in data) {
@@ -182,26 +184,36 @@ function checkData(type: EventType, data: Record<string, unknown>): { bytes: num
       return `data.${key} must be a string, number, boolean or null (data is flat)`;
     }
   }
-  let value: number | Dimensions | undefined;
-  let fatal = true;
-  if (type === 'bitrate_change') {
-    const b = data.bitrate_bps;
-    if (typeof b !== 'number' || !Number.isInteger(b) || b <= 0 || b > MAX_BITRATE_BPS) return 'bitrate_change needs data.bitrate_bps, a positive integer (bits per second, at most 1e9)';
-    value = b;
-  } else if (type === 'error') {
-    if (data.fatal !== undefined && typeof data.fatal !== 'boolean') return 'data.fatal must be a boolean';
-    fatal = data.fatal !== false;
-  } else if (type === 'view_start') {
+  return bytes;
+}
+
+/**
+ * What a bitrate_change, error or view_start keeps of its data: the bitrate, `false` for a non-fatal
+ * error, the dimensions; or why it is rejected. Other types keep nothing (and allocate nothing).
+ */
+function dataValue(code: number, data: Record<string, unknown> | undefined): number | Dimensions | false | undefined | Rejection {
+  if (code === CODE.bitrate_change) {
+    const b = data?.bitrate_bps;
+    if (data === undefined) return fail('invalid_data', 'bitrate_change needs data.bitrate_bps');
+    if (typeof b !== 'number' || !Number.isInteger(b) || b <= 0 || b > MAX_BITRATE_BPS) return fail('invalid_data', 'bitrate_change needs data.bitrate_bps, a positive integer (bits per second, at most 1e9)');
+    return b;
+  }
+  if (data === undefined) return undefined;
+  if (code === CODE.error) {
+    if (data.fatal !== undefined && typeof data.fatal !== 'boolean') return fail('invalid_data', 'data.fatal must be a boolean');
+    return data.fatal === false ? false : undefined;
+  }
+  if (code === CODE.view_start) {
     let dims: Dimensions | undefined;
     for (const d of DIMENSIONS) {
       const v = data[d];
       if (v === undefined || v === null) continue;
-      if (typeof v !== 'string' || !DIMENSION_VALUE.test(v)) return `data.${d} must be 1 to 64 printable characters`;
+      if (typeof v !== 'string' || !DIMENSION_VALUE.test(v)) return fail('invalid_data', `data.${d} must be 1 to 64 printable characters`);
       (dims ??= {})[d] = v;
     }
-    value = dims;
+    return dims;
   }
-  return { bytes, value, fatal };
+  return undefined;
 }
 
 /** The first field of an event that is not one of FIELDS (there is one: the caller counted). */
@@ -210,8 +222,16 @@ function unknownField(raw: Record<string, unknown>): Rejection {
   return fail('invalid_event', 'unknown field');
 }
 
-/** Validates one event of a batch; `now` is the Clock's time. */
-export function checkEvent(raw: unknown, now: number, limits: EventLimits): ValidEvent | Rejection {
+/** A ValidEvent to be overwritten by checkEvent, one per batch. */
+export const blankEvent = (): ValidEvent => ({ eventId: '', sessionId: '', viewerId: '', viewId: '', type: 'heartbeat', ts: 0, state: null });
+
+/**
+ * Validates one event of a batch into `out` (overwritten: a batch checks all its events into one
+ * object and copies only those it keeps, so that a resent event allocates nothing), or says why it is
+ * rejected. `now` is the Clock's time. `sessionIds` holds session ids already found valid in this
+ * batch, whose format need not be checked again (a batch names few sessions).
+ */
+export function checkEvent(raw: unknown, now: number, limits: EventLimits, out: ValidEvent, sessionIds?: ReadonlyMap<string, unknown>): Rejection | null {
   if (!isPlainObject(raw)) return fail('invalid_event', 'an event must be a JSON object');
   const { event_id, session_id, viewer_id, view_id, type, ts, data } = raw;
   // Unknown fields: more keys than the known ones present (JSON has no undefined values). Counting
@@ -221,7 +241,7 @@ export function checkEvent(raw: unknown, now: number, limits: EventLimits): Vali
   const present = +(event_id !== undefined) + +(session_id !== undefined) + +(viewer_id !== undefined) + +(view_id !== undefined) + +(type !== undefined) + +(ts !== undefined) + +(data !== undefined);
   if (keys !== present) return unknownField(raw);
   if (!isClientId(event_id)) return fail('invalid_event', 'event_id must be 1 to 128 characters of letters, digits and ._:@|-');
-  if (!isSessionId(session_id)) return fail('invalid_event', 'session_id must be a session id (ses_…)');
+  if (!(typeof session_id === 'string' && sessionIds?.has(session_id)) && !isSessionId(session_id)) return fail('invalid_event', 'session_id must be a session id (ses_…)');
   if (!isClientId(viewer_id)) return fail('invalid_event', 'viewer_id must be 1 to 128 characters of letters, digits and ._:@|-');
   if (view_id !== undefined && !isClientId(view_id)) return fail('invalid_event', 'view_id must be 1 to 128 characters of letters, digits and ._:@|-');
   const code = typeof type === 'string' ? TYPE_CODES.get(type) : undefined;
@@ -232,21 +252,25 @@ export function checkEvent(raw: unknown, now: number, limits: EventLimits): Vali
   if (t > now + limits.maxFutureMs) return fail('too_far_in_future', `ts is more than ${limits.maxFutureMs} ms ahead of the server's clock`);
   const eventType = type as EventType;
   let bytes = ENVELOPE_BYTES + event_id.length + session_id.length + viewer_id.length + (view_id?.length ?? 0) + eventType.length + (typeof ts === 'string' ? ts.length : 16);
-  let value: number | Dimensions | undefined;
-  let fatal = true;
+  let fields: Record<string, unknown> | undefined;
   if (data !== undefined && data !== null) {
     if (!isPlainObject(data)) return fail('invalid_data', 'data must be an object');
-    const checked = checkData(eventType, data);
-    if (typeof checked === 'string') return fail('invalid_data', checked);
-    bytes += checked.bytes;
-    value = checked.value;
-    fatal = checked.fatal;
-  } else if (eventType === 'bitrate_change') {
-    return fail('invalid_data', 'bitrate_change needs data.bitrate_bps');
+    const size = dataBytes(data);
+    if (typeof size === 'string') return fail('invalid_data', size);
+    bytes += size;
+    fields = data;
   }
+  const value = code === -1 ? undefined : dataValue(code, fields);
+  if (value instanceof Rejection) return value;
   if (bytes > limits.maxEventBytes) return fail('event_too_large', `the event is larger than ${limits.maxEventBytes} bytes`);
 
-  let state: StateEvent | null = null;
-  if (code >= 0 && (code !== CODE.error || fatal)) state = value === undefined ? [t, code, event_id] : [t, code, event_id, value];
-  return { eventId: event_id, sessionId: session_id, viewerId: viewer_id, viewId: (view_id as string | undefined) ?? '', type: eventType, ts: t, state };
+  // Heartbeats and non-fatal errors change no state: they only move the view's first/last event time.
+  out.state = code === -1 || value === false ? null : value === undefined ? [t, code, event_id] : [t, code, event_id, value];
+  out.eventId = event_id;
+  out.sessionId = session_id;
+  out.viewerId = viewer_id;
+  out.viewId = (view_id as string | undefined) ?? '';
+  out.type = eventType;
+  out.ts = t;
+  return null;
 }
