@@ -21,7 +21,11 @@ const GATHER_MS = 2;
  * A real timer on purpose, not the Clock: this paces I/O (it lets sockets be read), it is not domain
  * time, and it must elapse under a test's manual clock too. Measured with the bench `on_publish`:
  * yielding one event-loop turn left batches of one; 2 ms gathers several per statement at 1,000
- * callbacks/s (server CPU per publish ~1,000 µs → ~560 µs).
+ * callbacks/s (server CPU per publish ~1,000 µs → ~560 µs). Re-measured once the statement became a
+ * planned-once function (≈ 0.7 ms for a batch of four): yielding two or three turns (a new connection
+ * needs one to be accepted and one to be read) gave batches of two and ≈ 1,000 µs per callback, the
+ * server saturated; 1 ms gave batches of 2.5, p50 3.8 ms instead of 4.7 but ≈ 20 % more CPU per callback
+ * and no better p99; 3 ms saved ≈ 5 % of CPU for 1 ms more latency. So 2 ms stays.
  */
 const gather = () => new Promise<void>((resolve) => setTimeout(resolve, GATHER_MS));
 

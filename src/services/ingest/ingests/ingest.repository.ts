@@ -64,6 +64,43 @@ export interface PublishRequest {
 
 export interface FailoverRow { from_side: Side; to_side: Side; reason: string; manual: boolean; at: Date }
 
+/** The timestamptz columns of `ingests` and `ingest_publishers`: JSON carries them as ISO 8601 text. */
+export const INGEST_TIMESTAMPS = ['created_at', 'updated_at', 'live_at', 'disconnected_at', 'ended_at', 'last_failover_at'] as const satisfies ReadonlyArray<keyof IngestRow>;
+export const PUBLISHER_TIMESTAMPS = ['started_at', 'last_seen_at', 'ended_at'] as const satisfies ReadonlyArray<keyof PublisherRow>;
+
+/**
+ * Rows that came back as one JSON array (`json_agg`) instead of one protocol row each, made to look like
+ * `SELECT *` rows again (timestamps as Date). Why: on PGlite every field of every row costs about a
+ * microsecond of JavaScript and an allocation (the driver slices and decodes each one), so the monitor's
+ * read of 200 open ingests and their publishers (≈ 6,000 fields) held the only thread for ≈ 6 ms every
+ * pass, with every callback waiting behind it; as two JSON documents it is a fraction of that. The
+ * columns are listed above because JSON cannot say which text is a timestamp; a test compares these rows
+ * with `SELECT *`'s, so a column added later in another type does not go unnoticed.
+ */
+function fromJsonRows<T>(rows: T[], timestamps: ReadonlyArray<keyof T>): T[] {
+  for (const row of rows) for (const c of timestamps) row[c] = toDate(row[c]) as T[keyof T];
+  return rows;
+}
+
+/** U+0000 and unpaired UTF-16 surrogates: what PostgreSQL refuses in text. */
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * Text as PostgreSQL can store it. A callback's fields come from the publisher (nginx-rtmp passes on the
+ * client's own app name and arguments, percent-decoded; the JSON callbacks of SRS and MediaMTX can carry
+ * "\ud800"), and PostgreSQL refuses U+0000 and unpaired surrogates in text: one such field failed the
+ * whole batch's statement, and so denied every publish batched with it. These fields are informational
+ * (client id, address, app, stream name), so what cannot be stored becomes U+FFFD.
+ */
+function storable(s: string | null): string | null {
+  return s === null ? null : s.replace(UNSTORABLE, '\ufffd');
+}
+
+/** A timestamp read out of a JSON document (PostgreSQL writes timestamptz there as ISO 8601 text). */
+function toDate(v: unknown): Date | null {
+  return v === null || v === undefined ? null : new Date(v as string);
+}
+
 export const ingestRepository = {
   async insert(db: Queryable, r: Omit<IngestRow, 'updated_at' | 'live_at' | 'disconnected_at' | 'ended_at' | 'end_reason' | 'last_failover_at' | 'status' | 'active_side'>, keyHash: Buffer): Promise<IngestRow> {
     const { rows } = await db.query<IngestRow>(
@@ -98,8 +135,10 @@ export const ingestRepository = {
     return rows;
   },
 
+  /** Every open ingest, read as one JSON array (see `fromJsonRows`): the monitor reads them all on every pass. */
   async open(db: Queryable): Promise<IngestRow[]> {
-    return (await db.query<IngestRow>(`SELECT * FROM ingests WHERE status <> 'ended' ORDER BY id`)).rows;
+    const { rows } = await db.query<{ rows: IngestRow[] }>(`SELECT COALESCE(json_agg(i ORDER BY i.id), '[]') AS rows FROM ingests i WHERE i.status <> 'ended'`);
+    return fromJsonRows(rows[0]!.rows, INGEST_TIMESTAMPS);
   },
 
   async lookupKey(db: Queryable, hash: Buffer): Promise<KeyLookupRow | null> {
@@ -112,42 +151,31 @@ export const ingestRepository = {
   },
 
   /**
-   * Publish authorization for a batch of callbacks in one statement (the hot path: one round trip,
-   * atomic without an explicit transaction). For each request whose key is usable on its node, it
-   * records the publisher on that node's side (replacing a stale one) and makes the ingest live.
-   * Answers one row per known key, by request index `n` (0-based): the key's row as it was before
-   * (so `status` is the ingest's previous status) and whether the publish was recorded. The caller
-   * sends at most one request per key per batch (one row may not be upserted twice in a statement).
-   * The UPDATE re-checks `status <> 'ended'` under its row lock, so a concurrent stop wins.
+   * Publish authorization for a batch of callbacks in one statement (the hot path): the function
+   * `ingest_authorize_publishes` of migration 0002, where what it does and why it is a function taking
+   * and answering JSON are written. For each request whose key is usable on its node, it records the
+   * publisher on that node's side and makes the ingest live. Answers one row per known key, by request
+   * index `n` (0-based here): the key's row as it was before (so `status` is the ingest's previous
+   * status) and whether the publish was recorded. The caller sends at most one request per key per batch.
    */
   async authorizePublishes(db: Queryable, reqs: PublishRequest[], now: Date): Promise<Array<KeyLookupRow & { n: number; accepted: boolean }>> {
-    const col = <K extends keyof PublishRequest>(k: K) => reqs.map((r) => r[k]);
-    const { rows } = await db.query<KeyLookupRow & { n: string; accepted: boolean }>(
-      `WITH req AS (
-         SELECT * FROM unnest($1::bytea[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[]) WITH ORDINALITY
-           AS r(key_hash, node_id, client_id, addr, app, stream_name, renames, n)
-       ), k AS (
-         SELECT r.*, k.ingest_id, i.session_id, i.status, i.primary_node_id, i.backup_node_id, k.expires_at, k.revoked_at
-         FROM req r JOIN ingest_stream_keys k ON k.key_hash = r.key_hash JOIN ingests i ON i.id = k.ingest_id
-       ), ok AS (
-         SELECT * FROM k WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $8) AND status <> 'ended' AND (primary_node_id = node_id OR backup_node_id = node_id)
-       ), pub AS (
-         INSERT INTO ingest_publishers (ingest_id, side, node_id, client_id, addr, app, stream_name, state, started_at, last_seen_at)
-         SELECT ingest_id, CASE WHEN primary_node_id = node_id THEN 'primary' ELSE 'backup' END, node_id, client_id, addr, app,
-                CASE WHEN renames THEN session_id ELSE COALESCE(stream_name, session_id) END, 'publishing', $8, $8 FROM ok
-         ON CONFLICT (ingest_id, side) DO UPDATE SET node_id = EXCLUDED.node_id, client_id = EXCLUDED.client_id, addr = EXCLUDED.addr, app = EXCLUDED.app,
-           stream_name = EXCLUDED.stream_name, state = 'publishing', started_at = EXCLUDED.started_at, last_seen_at = EXCLUDED.last_seen_at, ended_at = NULL, end_reason = NULL
-         RETURNING ingest_id
-       ), live AS (
-         UPDATE ingests i SET status = 'live', live_at = COALESCE(i.live_at, $8), disconnected_at = NULL, updated_at = $8
-         FROM (SELECT DISTINCT ingest_id FROM ok) o WHERE i.id = o.ingest_id AND i.status IN ('idle', 'reconnecting') RETURNING i.id
-       )
-       SELECT k.n, k.ingest_id, k.session_id, k.status, k.primary_node_id, k.backup_node_id, k.expires_at, k.revoked_at,
-              EXISTS (SELECT 1 FROM pub WHERE pub.ingest_id = k.ingest_id) AND (k.status = 'live' OR EXISTS (SELECT 1 FROM live WHERE live.id = k.ingest_id)) AS accepted
-       FROM k`,
-      [col('keyHash'), col('nodeId'), col('clientId'), col('addr'), col('app'), col('streamName'), col('renames'), now],
-    );
-    return rows.map((r) => ({ ...r, n: Number(r.n) - 1 }));
+    const requests = reqs.map((r) => ({
+      key_hash: r.keyHash.toString('hex'),
+      node_id: r.nodeId,
+      client_id: storable(r.clientId),
+      addr: storable(r.addr),
+      app: storable(r.app),
+      stream_name: storable(r.streamName),
+      renames: r.renames,
+    }));
+    const { rows } = await db.query<{ answers: Array<KeyLookupRow & { n: number; accepted: boolean }> }>('SELECT ingest_authorize_publishes($1, $2) AS answers', [JSON.stringify(requests), now]);
+    const answers = rows[0]!.answers;
+    for (const a of answers) {
+      a.n -= 1;
+      a.expires_at = toDate(a.expires_at);
+      a.revoked_at = toDate(a.revoked_at);
+    }
+    return answers;
   },
 
   /** An update callback from the side's current publisher: it is alive (again, if we had given up on it). */
@@ -209,9 +237,11 @@ export const ingestRepository = {
     return (await db.query<FailoverRow>('SELECT from_side, to_side, reason, manual, at FROM ingest_failovers WHERE ingest_id = $1 ORDER BY id DESC LIMIT $2', [id, limit])).rows.reverse();
   },
 
+  /** The publishers of these ingests, read as one JSON array (see `fromJsonRows`): the monitor asks for all open ones on every pass. */
   async publishers(db: Queryable, ids: string[]): Promise<PublisherRow[]> {
     if (ids.length === 0) return [];
-    return (await db.query<PublisherRow>('SELECT * FROM ingest_publishers WHERE ingest_id = ANY($1::text[])', [ids])).rows;
+    const { rows } = await db.query<{ rows: PublisherRow[] }>(`SELECT COALESCE(json_agg(p), '[]') AS rows FROM ingest_publishers p WHERE p.ingest_id = ANY($1::text[])`, [ids]);
+    return fromJsonRows(rows[0]!.rows, PUBLISHER_TIMESTAMPS);
   },
 
   /** Rotation: the current keys expire after the overlap (or keep an earlier expiry), the new key is added. */
