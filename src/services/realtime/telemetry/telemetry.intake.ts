@@ -42,56 +42,74 @@ interface SessionGroup {
 const FORBIDDEN_SESSION = new Rejection('forbidden_session', 'session_id is not the session of the viewer token');
 const FORBIDDEN_VIEWER = new Rejection('forbidden_viewer', 'viewer_id is not the viewer of the viewer token');
 
+/**
+ * Whether an accepted event repeats an event_id of its session earlier in the batch; if not, it goes
+ * to `take` (a copy of `e`, which the caller reuses) unless the buffer already wrote it.
+ */
+function repeated(g: SessionGroup, e: ValidEvent, buffer: Intake['buffer'], take: ValidEvent[], copy: boolean): boolean {
+  // One lookup: the set grows unless the id was already in it.
+  const before = g.ids.size;
+  g.ids.add(e.eventId);
+  if (g.ids.size === before) return true;
+  if (!buffer.known(e)) take.push(copy ? { ...e } : e);
+  return false;
+}
+
 /** Takes a batch's events: the 202 answer, now or once the database has said which sessions exist. */
 export function takeBatch(raw: unknown[], ctx: Intake): BatchResult | Promise<BatchResult> {
-  const result: BatchResult = { accepted: 0, rejected: 0, duplicates: 0, errors: [] };
+  const errors: BatchResult['errors'] = [];
   const groups = new Map<string, SessionGroup>();
   const take: ValidEvent[] = [];
   let waiting: Array<{ index: number; event: ValidEvent; group: SessionGroup }> | null = null;
-  const reject = (index: number, r: Rejection) => {
-    result.errors.push({ index, reason: r.reason, detail: r.detail });
-    ctx.count(r.reason);
-  };
-  const settle = (index: number, e: ValidEvent, g: SessionGroup, copy: boolean) => {
-    if (!g.known) return reject(index, new Rejection('unknown_session', `session ${e.sessionId} does not exist`));
-    result.accepted++;
-    // One lookup: the set grows unless the id was already in it.
-    const before = g.ids.size;
-    g.ids.add(e.eventId);
-    if (g.ids.size === before) result.duplicates++;
-    else if (!ctx.buffer.known(e)) take.push(copy ? { ...e } : e);
-  };
-
+  // Counters in locals, the loop without closures: this loop runs for every event of every batch.
+  let accepted = 0;
+  let duplicates = 0;
+  const { now, limits, viewer, buffer } = ctx;
   const e = blankEvent();
   for (let i = 0; i < raw.length; i++) {
-    let r = checkEvent(raw[i], ctx.now, ctx.limits, e, groups);
-    if (!r && ctx.viewer) {
-      if (e.sessionId !== ctx.viewer.sid) r = FORBIDDEN_SESSION;
-      else if (e.viewerId !== ctx.viewer.sub) r = FORBIDDEN_VIEWER;
+    let r = checkEvent(raw[i], now, limits, e, groups);
+    if (!r && viewer) {
+      if (e.sessionId !== viewer.sid) r = FORBIDDEN_SESSION;
+      else if (e.viewerId !== viewer.sub) r = FORBIDDEN_VIEWER;
     }
     if (r) {
-      reject(i, r);
+      errors.push({ index: i, reason: r.reason, detail: r.detail });
       continue;
     }
     let g = groups.get(e.sessionId);
     if (!g) groups.set(e.sessionId, (g = { known: ctx.sessions.cachedOne(e.sessionId), ids: new Set() }));
-    if (g.known === undefined) (waiting ??= []).push({ index: i, event: { ...e }, group: g });
-    else settle(i, e, g, true);
+    if (g.known === undefined) {
+      (waiting ??= []).push({ index: i, event: { ...e }, group: g });
+      continue;
+    }
+    if (!g.known) {
+      errors.push({ index: i, reason: 'unknown_session', detail: `session ${e.sessionId} does not exist` });
+      continue;
+    }
+    accepted++;
+    if (repeated(g, e, buffer, take, true)) duplicates++;
   }
 
   const finish = (): BatchResult => {
-    ctx.buffer.insert(take);
-    result.rejected = result.errors.length;
-    return result;
+    buffer.insert(take);
+    for (const err of errors) ctx.count(err.reason);
+    return { accepted, rejected: errors.length, duplicates, errors };
   };
   if (!waiting) return finish();
   const asked = waiting;
   const ids = [...groups].filter(([, g]) => g.known === undefined).map(([id]) => id);
   return ctx.sessions.existing(ids).then((found) => {
     for (const id of ids) groups.get(id)!.known = found.has(id);
-    for (const w of asked) settle(w.index, w.event, w.group, false);
+    for (const { index, event, group } of asked) {
+      if (!group.known) {
+        errors.push({ index, reason: 'unknown_session', detail: `session ${event.sessionId} does not exist` });
+        continue;
+      }
+      accepted++;
+      if (repeated(group, event, buffer, take, false)) duplicates++;
+    }
     // Rejections of waiting events come after those of the events settled at once.
-    result.errors.sort((a, b) => a.index - b.index);
+    errors.sort((a, b) => a.index - b.index);
     return finish();
   });
 }
