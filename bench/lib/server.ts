@@ -1,5 +1,5 @@
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exited, spawnTracked, stopChild, type Role } from './children.js';
@@ -124,7 +124,17 @@ export const streamplaneEnv = (extra: Record<string, string> = {}): Record<strin
 });
 
 /** BENCH_CPU_PROF_DIR: servers under test run with `--cpu-prof` into it (for investigation; it slows them). */
-export const cpuProfDir = (): string | null => process.env.BENCH_CPU_PROF_DIR || null;
+export const cpuProfDir = (): string | null => {
+  const dir = process.env.BENCH_CPU_PROF_DIR;
+  if (!dir) return null;
+  mkdirSync(dir, { recursive: true });
+  return dir;
+};
+/** BENCH_CPU_PROF_LIMIT=1 (with BENCH_CPU_PROF_DIR): profile the limit servers too, to compare line by line. */
+const limitProfArgs = (): string[] => {
+  const dir = cpuProfDir();
+  return dir && process.env.BENCH_CPU_PROF_LIMIT === '1' ? ['--cpu-prof', '--cpu-prof-dir', dir] : [];
+};
 
 /** `npm start`'s prestart step: transpile src/ to dist/. Returns how long it took. */
 export function buildDist(): number {
@@ -157,6 +167,7 @@ export async function profiled<T>(name: string, server: Running, fn: () => Promi
 export function spawnLimitServer(route: { method: 'POST' | 'GET'; path: string; status: number; body: string; rawBody?: boolean }): Promise<Running> {
   return spawnServer({
     script: 'bench/lib/limit-server.ts',
+    nodeArgs: limitProfArgs(),
     env: { LIMIT_METHOD: route.method, LIMIT_PATH: route.path, LIMIT_STATUS: String(route.status), LIMIT_BODY: route.body, ...(route.rawBody ? { LIMIT_RAW_BODY: '1' } : {}) },
   });
 }
