@@ -15,7 +15,6 @@ import { validatorCompilersFactory } from './http/validation.js';
 import { ApiKeyService } from './http/api-key.service.js';
 import { requireOperator } from './http/auth.js';
 import { startViewerAuth } from './http/viewer-auth/viewer-auth.js';
-import { requireViewerOrOperator } from './http/viewer-auth/viewer-or-operator.js';
 import { ingestService } from './services/ingest/app.js';
 import { realtimeService } from './services/realtime/app.js';
 import { sessionService } from './services/session/app.js';
@@ -111,8 +110,7 @@ export async function buildApp({ config, backends, onBootstrapKey, logger = true
   if (config.services.includes('realtime')) {
     await app.register(realtimeService, {
       backends, config: config.realtime, operator, registry, trustProxy: config.trustProxy,
-      viewerTokens: viewerAuth!.verifier,
-      viewerOrOperator: requireViewerOrOperator(keys.verify, viewerAuth!.verifier),
+      viewerTokens: viewerAuth!.verifier, operatorKeys: keys.verify, fastPath,
     });
   }
   return app;

@@ -15,12 +15,22 @@ declare module 'fastify' {
   }
 }
 
+const BEARER = /^Bearer\s+(\S{1,4096})\s*$/i;
+
+/**
+ * The bearer credential of an Authorization header value, or null. Does not say whether it is valid.
+ * Takes the header, not a Fastify request, so that answers given before Fastify (fast-path.ts) read it
+ * the same way.
+ */
+export function bearerOf(authorization: string | undefined): string | null {
+  if (typeof authorization !== 'string') return null;
+  const m = BEARER.exec(authorization);
+  return m ? m[1]! : null;
+}
+
 /** The bearer credential of a request, or null. Does not say whether it is valid. */
 export function bearerToken(request: FastifyRequest): string | null {
-  const h = request.headers.authorization;
-  if (typeof h !== 'string') return null;
-  const m = /^Bearer\s+(\S{1,4096})\s*$/i.exec(h);
-  return m ? m[1]! : null;
+  return bearerOf(request.headers.authorization);
 }
 
 /**
@@ -28,7 +38,6 @@ export function bearerToken(request: FastifyRequest): string | null {
  * presented. It runs before the body is parsed, so an unauthenticated caller learns nothing about
  * the route's schema.
  */
-/** (operator auth) with a problem document unless a valid operator key is presented. */
 export function requireOperator(verify: OperatorKeyVerifier): onRequestAsyncHookHandler {
   return async function operatorAuth(request: FastifyRequest, reply: FastifyReply) {
     const key = bearerToken(request);

@@ -4,6 +4,9 @@ import type { Registry } from 'prom-client';
 import type { RealtimeConfig } from '../../config/config.js';
 import type { EventName } from '../../core/events.js';
 import type { Backends, TimerHandle, Unsubscribe } from '../../core/ports/index.js';
+import type { OperatorKeyVerifier } from '../../http/auth.js';
+import type { FastPath } from '../../http/fast-path.js';
+import { ViewerOrOperator } from '../../http/viewer-auth/viewer-or-operator.js';
 import type { ViewerTokenVerifier } from '../../http/viewer-auth/viewer-token.verifier.js';
 import { chatRoutes } from './chat/chat.routes.js';
 import { chatSocketRoute } from './chat/chat.socket.js';
@@ -29,10 +32,12 @@ export interface RealtimeServiceOptions {
   operator: onRequestAsyncHookHandler;
   /** Verifies viewer access tokens (shared with the session service). */
   viewerTokens: ViewerTokenVerifier;
-  /** onRequest hook of routes that take a viewer token or an operator key (sets request.viewer or request.operator). */
-  viewerOrOperator: onRequestAsyncHookHandler;
+  /** Operator keys (the same verifier as `operator`), for routes that take a viewer token or an operator key. */
+  operatorKeys: OperatorKeyVerifier;
   registry: Registry;
   trustProxy: boolean;
+  /** Answers plainly valid telemetry batches before Fastify (http/fast-path.ts). */
+  fastPath?: FastPath;
 }
 
 /** The domain events the operator stream carries. */
@@ -49,9 +54,15 @@ const SOCKET_CLOSE_GRACE_MS = 1_000;
  * domain events seen on the Bus into a log kept for the retention window. Chat, captions and telemetry
  * are still to come (issue 4).
  */
-export const realtimeService: FastifyPluginAsync<RealtimeServiceOptions> = async (app, { backends, config, operator, viewerTokens, trustProxy, registry, viewerOrOperator }) => {
+export const realtimeService: FastifyPluginAsync<RealtimeServiceOptions> = async (app, { backends, config, operator, operatorKeys, viewerTokens, trustProxy, registry, fastPath }) => {
   const { database: db, bus, clock, rateLimits } = backends;
   const log = app.log.child({ service: 'realtime' });
+  // Request lines of this service's routes say so, like those its fast answers write (fast-path.ts).
+  const serviceLogger = app.log.child({ service: 'realtime' });
+  app.setChildLoggerFactory((_logger, bindings, opts) => serviceLogger.child(bindings, opts));
+  // Telemetry and captions take a viewer token or an operator key; one resolver for their hook and
+  // for the telemetry fast answer.
+  const callers = new ViewerOrOperator(operatorKeys, viewerTokens);
 
   // Every instance records what it sees; the log's dedupe key keeps one row per event. The Bus is
   // at-most-once, so an event published while no realtime instance listened is not in the log.
@@ -93,7 +104,7 @@ export const realtimeService: FastifyPluginAsync<RealtimeServiceOptions> = async
   const captions = new CaptionsService({ db, bus, clock, hub, log, cfg: config.captions, gapMs: RELAY_GAP_MS });
   socketRoutes.push(captionsSocketRoute({ captions, hub, gate, limits, log }));
   subscriptions.push(await bus.subscribe('captions.cue', (e) => captions.onEvent(e)));
-  await app.register(captionsRoutes, { captions, viewerOrOperator });
+  await app.register(captionsRoutes, { captions, viewerOrOperator: callers.hook });
   // After preClose has closed the sockets: no relay timer may outlive the app.
   app.addHook('onClose', async () => captions.relay.close());
   // ---- end captions ----
@@ -112,5 +123,5 @@ export const realtimeService: FastifyPluginAsync<RealtimeServiceOptions> = async
     await hub.close(SOCKET_CLOSE_GRACE_MS);
     chat.relay.close();
   });
-  await app.register(telemetryRoutes, { db, clock, registry, operator, viewerOrOperator, limits: config.telemetry });
+  await app.register(telemetryRoutes, { db, clock, registry, operator, callers, limits: config.telemetry, fastPath });
 };

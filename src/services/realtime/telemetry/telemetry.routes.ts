@@ -1,14 +1,17 @@
 import type { RealtimeConfig } from '../../../config/config.js';
 import type { Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync, onRequestAsyncHookHandler } from 'fastify';
-import { Counter, type Registry } from 'prom-client';
-import { AppError, badRequest, forbidden, notFound } from '../../../core/errors.js';
+import fastJson from 'fast-json-stringify';
+import type { Registry } from 'prom-client';
+import { badRequest, notFound } from '../../../core/errors.js';
 import type { Clock, Database } from '../../../core/ports/index.js';
+import type { FastAnswer, FastPath } from '../../../http/fast-path.js';
+import type { Caller, ViewerOrOperator } from '../../../http/viewer-auth/viewer-or-operator.js';
 import { SessionCache } from './session.cache.js';
-import { BatchResult, EventBatch, MetricsParams, MetricsQuery, REJECTION_REASONS, TelemetryEvent, TelemetryMetrics, type MetricsGroup, type RejectionReason } from './telemetry.schemas.js';
+import { BatchResult, EventBatch, MetricsParams, MetricsQuery, TelemetryEvent, TelemetryMetrics, type MetricsGroup } from './telemetry.schemas.js';
 import { bufferMetrics, TelemetryBuffer } from './telemetry.buffer.js';
+import { outcomeTally, TelemetryBatches } from './telemetry.batches.js';
 import { telemetryRepository as repo, type Aggregate } from './telemetry.repository.js';
-import { takeBatch } from './telemetry.intake.js';
 import { parseTs } from './telemetry.validator.js';
 
 export type TelemetryLimits = RealtimeConfig['telemetry'];
@@ -18,9 +21,13 @@ interface Options {
   clock: Clock;
   registry: Registry;
   operator: onRequestAsyncHookHandler;
-  viewerOrOperator: onRequestAsyncHookHandler;
+  callers: ViewerOrOperator;
   limits: TelemetryLimits;
+  /** When given, plainly valid batches are answered before Fastify (http/fast-path.ts). */
+  fastPath?: FastPath;
 }
+
+const EVENTS_URL = '/api/v1/telemetry/events';
 
 /** A view with an event this recent (by event ts) and not ended or paused is a concurrent viewer: six 10 s heartbeats. */
 export const CONCURRENT_WINDOW_MS = 60_000;
@@ -29,15 +36,8 @@ const BREAKDOWN_MAX_GROUPS = 50;
 const MIN_WINDOW_MS = Date.UTC(1970, 0, 1);
 const MAX_WINDOW_MS = Date.UTC(9999, 11, 31);
 
-type Outcome = 'accepted' | 'duplicate' | 'backlog' | 'dropped_view_full' | RejectionReason;
-const OUTCOMES: readonly Outcome[] = ['accepted', 'duplicate', 'backlog', 'dropped_view_full', ...REJECTION_REASONS];
-
 const P = { $ref: 'Problem#' };
 const tags = ['telemetry'];
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 const pct = (n: number, d: number) => (d > 0 ? (100 * n) / d : null);
 /** Percentiles to the microsecond: interpolation leaves float noise (3849.9999999999995) otherwise. */
@@ -74,38 +74,54 @@ const EMPTY: Aggregate = {
  * `GET /api/v1/telemetry/metrics/{session_id}` aggregates the stored per-view rows with Mux Data's
  * definitions (docs/telemetry.md).
  */
-export const telemetryRoutes: FastifyPluginAsync<Options> = async (app, { db, clock, registry, operator, viewerOrOperator, limits }) => {
+export const telemetryRoutes: FastifyPluginAsync<Options> = async (app, { db, clock, registry, operator, callers, limits, fastPath }) => {
   const log = app.log.child({ feature: 'telemetry' });
-  // Counted in plain numbers and handed to the counter when /metrics is scraped, which keeps
-  // prom-client's per-call label hashing off the request path.
-  const tally = Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>;
-  const reported = { ...tally };
-  new Counter({
-    name: 'streamplane_telemetry_events_total',
-    help: 'Telemetry events received, by outcome (accepted, duplicate, backlog, dropped_view_full or the rejection reason).',
-    labelNames: ['outcome'] as const,
-    registers: [registry],
-    collect() {
-      for (const o of OUTCOMES) {
-        if (tally[o] === reported[o]) continue;
-        this.inc({ outcome: o }, tally[o] - reported[o]);
-        reported[o] = tally[o];
-      }
-    },
-  });
-  const countRejection = (reason: RejectionReason) => void tally[reason]++;
+  const tally = outcomeTally(registry);
   const buffer = new TelemetryBuffer(db, clock, log, bufferMetrics(registry, { inc: (n) => void (tally.dropped_view_full += n) }), { flushMs: limits.flushMs, maxEntries: limits.bufferMaxEntries });
   const sessions = new SessionCache(db, clock);
   buffer.start();
   app.addHook('onClose', () => buffer.close());
+  const batches = new TelemetryBatches({
+    clock, sessions, buffer, tally, maxBatchEvents: limits.maxBatchEvents, flushMs: limits.flushMs,
+    limits: { maxEventBytes: limits.maxEventBytes, maxAgeMs: limits.maxAgeSeconds * 1000, maxFutureMs: limits.maxFutureMs },
+  });
 
   app.addSchema(TelemetryEvent);
   app.addSchema(BatchResult);
   app.addSchema(TelemetryMetrics);
-  const eventLimits = { maxEventBytes: limits.maxEventBytes, maxAgeMs: limits.maxAgeSeconds * 1000, maxFutureMs: limits.maxFutureMs };
 
-  app.post('/api/v1/telemetry/events', {
-    onRequest: viewerOrOperator,
+  // Batches from collectors and players arrive all the time; through Fastify each also paid ~40 µs
+  // of CPU for the request and reply objects, the hook runners and the auth hook's promise (bench
+  // README, telemetry). A batch that is plainly going to be taken is answered here, from the Node
+  // request, with the route's own checks, intake and serializer; anything the route would refuse
+  // (bad body, bad credentials, missing scope, full buffer) is handed to it before any side effect.
+  const serialize = fastJson(BatchResult);
+  const accepted = (r: BatchResult): FastAnswer => ({ status: 202, json: serialize(r) });
+  fastPath?.add({
+    url: EVENTS_URL,
+    service: 'realtime',
+    maxBodyBytes: limits.bodyLimitBytes,
+    quiet: false,
+    answer: (body, req) => {
+      const events = batches.events(body);
+      if (!Array.isArray(events)) return null;
+      const caller = callers.callerOf(req.headers.authorization);
+      const answer = (c: Caller) => {
+        const viewer = c.kind === 'viewer' ? c.claims : undefined;
+        if (c.kind === 'refused' || batches.admit(events, viewer) !== null) {
+          callers.remember(req, c);
+          return null;
+        }
+        const taken = batches.take(events, viewer);
+        return taken instanceof Promise ? taken.then(accepted) : accepted(taken);
+      };
+      return caller instanceof Promise ? caller.then(answer) : answer(caller);
+    },
+  });
+
+  app.post(EVENTS_URL, {
+    onRequest: callers.hook,
+    ...(fastPath ? { preParsing: fastPath.replayBody } : {}),
     bodyLimit: limits.bodyLimitBytes,
     // The body schema documents the format; events are checked one by one in the handler, so that a
     // bad event is rejected alone (with its reason) instead of failing the whole batch.
@@ -124,27 +140,12 @@ export const telemetryRoutes: FastifyPluginAsync<Options> = async (app, { db, cl
   }, (req, reply) => {
     // Not an async function: when every session of the batch is cached (nearly always) the answer is
     // sent without a promise and a microtask hop per request.
-    const body = req.body;
-    if (!isPlainObject(body) || !Array.isArray(body.events)) throw badRequest('invalid_batch', 'The body must be a JSON object {"events": [ … ]}.');
-    for (const k in body) if (k !== 'events') throw badRequest('invalid_batch', `Unknown field ${JSON.stringify(k.slice(0, 70))}: the body is {"events": [ … ]}.`);
-    const raw = body.events as unknown[];
-    if (raw.length > limits.maxBatchEvents) throw new AppError(413, 'batch_too_large', `A batch holds at most ${limits.maxBatchEvents} events; this one has ${raw.length}. Split it.`, { max_batch_events: limits.maxBatchEvents });
-    const viewer = req.viewer;
-    if (viewer && !viewer.scope.split(' ').includes('view')) throw forbidden('insufficient_scope', 'Telemetry needs a viewer token with the view scope.');
-    if (!buffer.hasRoomFor(raw.length)) {
-      tally.backlog += raw.length;
-      reply.header('retry-after', String(Math.ceil(limits.flushMs / 1000)));
-      throw new AppError(503, 'telemetry_backlog', 'This instance has more telemetry waiting to be written than it buffers; retry the same batch shortly.');
-    }
-
-    const taken = takeBatch(raw, { now: clock.now(), limits: eventLimits, viewer, sessions, buffer, count: countRejection });
-    const answer = (result: BatchResult) => {
-      tally.accepted += result.accepted - result.duplicates;
-      tally.duplicate += result.duplicates;
-      reply.code(202);
-      return result;
-    };
-    return taken instanceof Promise ? taken.then(answer) : answer(taken);
+    const events = batches.events(req.body);
+    if (!Array.isArray(events)) throw batches.refusal(events, () => {});
+    const refused = batches.admit(events, req.viewer);
+    if (refused) throw batches.refusal(refused, (s) => reply.header('retry-after', s));
+    reply.code(202);
+    return batches.take(events, req.viewer);
   });
 
   app.get('/api/v1/telemetry/metrics/:session_id', {
