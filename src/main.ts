@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { readMigrations, migrate } from './backends/migrator.js';
+import { readMigrations, migrate, type Migration } from './backends/migrator.js';
 import { createBackends } from './backends/create-backends.js';
-import { ConfigError, loadConfig, processEnv } from './config/config.js';
+import { ConfigError, loadConfig, processEnv, type Config } from './config/config.js';
 import { buildApp, serviceMigrations } from './app.js';
 import closeWithGrace from 'close-with-grace';
 import { pathToFileURL } from 'node:url';
@@ -26,8 +26,15 @@ export async function run(overrides: Record<string, string> = {}): Promise<void>
     throw err;
   }
   const startedAt = performance.now();
+  const migrations = await startMigrations(config);
+  if (config.database.kind === 'pglite' && config.database.dataDir) {
+    // A new data directory starts as a copy of the install-time template that already has exactly these
+    // migrations applied, when there is one (else createBackends copies the plain initdb template).
+    const { seedFromTemplate } = await import('./backends/pglite/pglite-template.js');
+    await seedFromTemplate(config.database.dataDir, { migrations: migrations.flat() }).catch(() => false);
+  }
   const backends = await createBackends(config, { onError: (err, where) => process.stderr.write(`${JSON.stringify({ level: 'warn', service: 'streamplane', message: `backend error in ${where}`, error: String(err) })}\n`) });
-  for (const { service, dir } of await serviceMigrations(config)) await migrate(backends.database, await readMigrations(service, dir));
+  for (const service of migrations) await migrate(backends.database, service);
 
   let bootstrapKey: string | null = null;
   const app = await buildApp({ config, backends, onBootstrapKey: (k) => (bootstrapKey = k) });
@@ -53,6 +60,16 @@ export async function run(overrides: Record<string, string> = {}): Promise<void>
     lines.push('', '  First start: created an operator API key. Store it now, it is not shown again:', `    ${bootstrapKey}`, `  e.g. export STREAMPLANE_API_KEY=${bootstrapKey}`);
   }
   process.stdout.write(`${lines.join('\n')}\n\n`);
+}
+
+/** The migrations a start with `config` applies, one list per service, in the order they are applied. */
+export async function startMigrations(config: Config): Promise<Migration[][]> {
+  return Promise.all((await serviceMigrations(config)).map(({ service, dir }) => readMigrations(service, dir)));
+}
+
+/** What a start with the default configuration applies, per service (the install-time template has them). */
+export async function defaultStartMigrations(): Promise<Migration[][]> {
+  return startMigrations(loadConfig({}, VERSION));
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

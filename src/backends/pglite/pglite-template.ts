@@ -1,15 +1,24 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { cp, mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { cp, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
+import { migrate, type Migration } from '../migrator.js';
 
 /**
  * A first start on a new PGlite data directory pays for initdb: 3 s of CPU on a quiet 2-vCPU machine,
  * more than the whole rest of a start (bench/README.md, startup). `npm ci` makes one initialized
  * directory per installed PGlite version (postinstall, `scripts/pglite-template.ts`) under
  * `node_modules/.cache/streamplane/`; a start on a directory that does not exist yet or is empty copies
- * it (~0.2 s for its ~40 MB) and opens it like any existing one. Without the template (install scripts
- * skipped, a read-only node_modules) PGlite runs initdb as before: the template is an optimization only.
+ * it and opens it like any existing one. Without the template (install scripts skipped, a read-only
+ * node_modules) PGlite runs initdb as before: the template is an optimization only.
+ *
+ * Applying the migrations to that empty database was the next biggest cost of a first start (~0.5 s,
+ * most of it PGlite planning and executing DDL for the first time), so postinstall also makes a second
+ * template: the first one with the project's migrations applied by the migrator itself. Its directory
+ * is named after a hash of the migrations' ids and contents, so a start uses it only when it is about
+ * to apply exactly that list; an added, removed or edited migration (or another STREAMPLANE_SERVICES
+ * set) names a template that does not exist, and the start copies the plain one and migrates as before.
  */
 
 const READY = '.streamplane-template-ready';
@@ -25,13 +34,34 @@ export function templatePath(): string {
   return join(dirname(dirname(dir)), '.cache', 'streamplane', `pglite-${version}`);
 }
 
-/** Copies the template into `dataDir` when `dataDir` is missing or empty and a ready template exists. */
-export async function seedFromTemplate(dataDir: string, template = templatePath()): Promise<boolean> {
-  if (!existsSync(join(template, READY))) return false;
+/**
+ * Where the template with exactly `migrations` applied (in this order) lives, next to the plain
+ * template `base` (so it belongs to the same PGlite version). It may not exist.
+ */
+export function migratedTemplatePath(migrations: readonly Migration[], base = templatePath()): string {
+  const hash = createHash('sha256');
+  // Lengths first, so that no two different lists hash the same input.
+  for (const m of migrations) hash.update(`${Buffer.byteLength(m.id)}:${m.id}${Buffer.byteLength(m.sql)}:${m.sql}`);
+  return `${base}-migrated-${hash.digest('hex').slice(0, 20)}`;
+}
+
+/**
+ * Copies a template into `dataDir` when `dataDir` is missing or empty: the one with `migrations`
+ * already applied when it exists, else the plain initdb one. Says which it copied (false: none, the
+ * directory is left as it was).
+ */
+export async function seedFromTemplate(
+  dataDir: string,
+  opts: { template?: string; migrations?: readonly Migration[] } = {},
+): Promise<'migrated' | 'initdb' | false> {
   if (existsSync(dataDir) && readdirSync(dataDir).length > 0) return false;
+  const base = opts.template ?? templatePath();
+  const migrated = opts.migrations && opts.migrations.length > 0 ? migratedTemplatePath(opts.migrations, base) : null;
+  const [from, kind] = migrated !== null && existsSync(join(migrated, READY)) ? [migrated, 'migrated' as const] : [base, 'initdb' as const];
+  if (!existsSync(join(from, READY))) return false;
   await mkdir(dataDir, { recursive: true });
-  await cp(template, dataDir, { recursive: true, filter: (src) => !src.endsWith(READY) });
-  return true;
+  await cp(from, dataDir, { recursive: true, filter: (src) => !src.endsWith(READY) });
+  return kind;
 }
 
 /** Makes the template (initdb into a scratch folder, then one rename) unless it is already there. */
@@ -47,5 +77,37 @@ export async function buildTemplate(template = templatePath()): Promise<'built' 
   await writeFile(join(scratch, READY), 'initdb done\n');
   await rm(template, { recursive: true, force: true });
   await rename(scratch, template);
+  return 'built';
+}
+
+/**
+ * Makes the template with `migrations` applied, unless it is already there: a copy of the plain
+ * template (built first if needed) migrated by `migrate` — the migrator a start runs, so the result is
+ * what a start on a copy of the plain template would produce — then one rename. Templates of other
+ * migration lists next to it are removed: nothing can use them any more.
+ */
+export async function buildMigratedTemplate(migrations: readonly Migration[], base = templatePath()): Promise<'built' | 'present'> {
+  const template = migratedTemplatePath(migrations, base);
+  if (existsSync(join(template, READY))) return 'present';
+  await buildTemplate(base);
+  const scratch = `${template}.tmp-${process.pid}`;
+  await rm(scratch, { recursive: true, force: true });
+  if ((await seedFromTemplate(scratch, { template: base })) !== 'initdb') throw new Error(`could not copy the template ${base}`);
+  const { PgliteDatabase } = await import('./pglite-database.js');
+  const db = await PgliteDatabase.open({ dataDir: scratch });
+  try {
+    const applied = await migrate(db, [...migrations]);
+    if (applied.length !== migrations.length) throw new Error(`applied ${applied.length} of ${migrations.length} migrations`);
+  } finally {
+    await db.close();
+  }
+  await writeFile(join(scratch, READY), `migrations applied:\n${migrations.map((m) => `${m.id}\n`).join('')}`);
+  await rm(template, { recursive: true, force: true });
+  await rename(scratch, template);
+  const prefix = `${basename(base)}-migrated-`;
+  for (const name of await readdir(dirname(base))) {
+    const path = join(dirname(base), name);
+    if (name.startsWith(prefix) && path !== template && !name.includes('.tmp-')) await rm(path, { recursive: true, force: true });
+  }
   return 'built';
 }
