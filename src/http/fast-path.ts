@@ -47,6 +47,8 @@ export interface FastPathObservers {
 
 interface Declared extends FastRoute {
   record: (status: number, elapsedMs: number) => void;
+  /** rateLimitKey() of this route without the client, which is appended per request. */
+  keyPrefix: string;
 }
 
 type Hit = { count: number; resetInMs: number };
@@ -88,7 +90,7 @@ export class FastPath {
   /** Declares a fast route; the Fastify route of the same URL must use `replayBody` as a preParsing hook. */
   add(route: FastRoute) {
     if (!this.observers) throw new Error('FastPath.observe() must come before add()');
-    this.routes.set(route.url, { ...route, record: this.observers.route('POST', route.url) });
+    this.routes.set(route.url, { ...route, record: this.observers.route('POST', route.url), keyPrefix: rateLimitKey('POST', route.url, '') });
   }
 
   /** From Fastify's preClose on: shutdown answers (503, connection close) are Fastify's. */
@@ -149,10 +151,20 @@ export class FastPath {
     // Counted at once, as the plugin counts in onRequest, while the body arrives. A store outage
     // lets the request through, as the plugin is configured (skipOnError).
     if (route.rateLimit) {
-      this.o.rateLimits.hit(rateLimitKey('POST', route.url, ip), route.rateLimit.windowMs).then(
-        (h) => ((hit = h), proceed()),
-        () => ((hit = null), proceed()),
-      );
+      const store = this.o.rateLimits;
+      const key = route.keyPrefix + ip;
+      if (store.hitSync) {
+        try {
+          hit = store.hitSync(key, route.rateLimit.windowMs);
+        } catch {
+          hit = null;
+        }
+      } else {
+        store.hit(key, route.rateLimit.windowMs).then(
+          (h) => ((hit = h), proceed()),
+          () => ((hit = null), proceed()),
+        );
+      }
     }
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {

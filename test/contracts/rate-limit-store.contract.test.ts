@@ -50,6 +50,17 @@ function rateLimitContract(name: string, shared: boolean, makeHarness: () => Rat
       expect((await s.hit('a', 1000)).count).toBe(3);
     });
 
+    it('hitSync, where the store offers it, counts in the same windows as hit', async () => {
+      const s = await setup();
+      if (!s.hitSync) return void expect(shared).toBe(true); // only in-process stores may offer it
+      await s.hit('mixed', 1000);
+      await clock.advance(100);
+      expect(s.hitSync('mixed', 1000)).toEqual({ count: 2, resetInMs: 900 });
+      expect(await s.hit('mixed', 1000)).toEqual({ count: 3, resetInMs: 900 });
+      await clock.advance(900);
+      expect(s.hitSync('mixed', 1000)).toEqual({ count: 1, resetInMs: 1000 });
+    });
+
     it('counts concurrent hits exactly once each', async () => {
       const s = await setup();
       const results = await Promise.all(Array.from({ length: 100 }, () => s.hit('burst', 60_000)));

@@ -32,6 +32,10 @@ export class MemoryRateLimitStore implements RateLimitStore {
   }
 
   async hit(key: string, windowMs: number): Promise<{ count: number; resetInMs: number }> {
+    return this.hitSync(key, windowMs);
+  }
+
+  hitSync(key: string, windowMs: number): { count: number; resetInMs: number } {
     if (this.#closed) throw new Error('MemoryRateLimitStore is closed');
     checkWindow(windowMs);
     const now = this.#clock.now();

@@ -62,6 +62,8 @@ export class RevocationRegistry {
   check(t: TokenIdentity): 'revoked' | 'session_ended' | null {
     if (this.ended.has(t.sid)) return 'session_ended';
     if (this.jti.has(t.jti) || this.family.has(t.fid)) return 'revoked';
+    // Checked on every validation: no key string is built while no viewer is revoked (the usual case).
+    if (this.viewer.size === 0) return null;
     const v = this.viewer.get(`${t.sid}:${t.sub}`);
     if (v && (idTimeMs(t.fid) ?? t.iat * 1000) <= v.at) return 'revoked';
     return null;
