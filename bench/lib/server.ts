@@ -1,6 +1,6 @@
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exited, spawnTracked, stopChild, type Role } from './children.js';
 import { freePort } from './port.js';
@@ -54,6 +54,14 @@ export async function spawnServer(opts: SpawnOptions): Promise<Running> {
   };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
+  const outDir = process.env.BENCH_SERVER_OUT_DIR;
+  if (outDir) {
+    mkdirSync(outDir, { recursive: true });
+    const file = join(outDir, `${basename(opts.script).replace(/\.[jt]s$/, '')}.${child.pid}.log`);
+    const append = (chunk: Buffer) => appendFileSync(file, chunk);
+    child.stdout!.on('data', append);
+    child.stderr!.on('data', append);
+  }
   const url = `http://127.0.0.1:${port}`;
   const running: Running = {
     child,
@@ -147,7 +155,9 @@ export function buildDist(): number {
 export function spawnStreamplane(env: Record<string, string>): Promise<Running> {
   buildDist();
   const dir = cpuProfDir();
-  return spawnServer({ script: 'dist/main.js', env, nodeArgs: dir ? ['--cpu-prof', '--cpu-prof-dir', dir] : [] });
+  // BENCH_SERVER_NODE_ARGS: V8/Node flags for the server under test only (investigation, e.g. --trace-gc).
+  const extra = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  return spawnServer({ script: 'dist/main.js', env, nodeArgs: [...extra, ...(dir ? ['--cpu-prof', '--cpu-prof-dir', dir] : [])] });
 }
 
 /**

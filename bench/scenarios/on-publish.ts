@@ -331,8 +331,14 @@ export async function onPublish(): Promise<void> {
   const scratch = scratchDir();
   const servers: Running[] = [];
   try {
-    progress(`on_publish: starting the server under test (memory:// PGlite)${cpuProfDir() ? `, --cpu-prof into ${cpuProfDir()}` : ''}`);
+    // BENCH_ON_PUBLISH_PGLITE=dir: PGlite in a data directory, as `npm start` runs it, instead of memory://.
+    const onDisk = process.env.BENCH_ON_PUBLISH_PGLITE === 'dir';
+    progress(`on_publish: starting the server under test (${onDisk ? 'PGlite in a new data directory' : 'memory:// PGlite'})${cpuProfDir() ? `, --cpu-prof into ${cpuProfDir()}` : ''}`);
     const env = streamplaneEnv();
+    if (onDisk) {
+      delete env.DATABASE_URL;
+      env.STREAMPLANE_DATA_DIR = join(scratch.dir, 'pgdata');
+    }
     const subject = await spawnStreamplane(env);
     servers.push(subject);
 
@@ -382,7 +388,7 @@ export async function onPublish(): Promise<void> {
         per_request: 'a distinct clientid and a distinct addr (10.x.y.z) on every request over the whole run; valid keys in rotation',
         generator: 'this file in --generator mode, its own process (not autocannon: see the comment at the top of bench/scenarios/on-publish.ts)',
       },
-      server_env: { DATABASE_URL: env.DATABASE_URL, LOG_LEVEL: env.LOG_LEVEL, STREAMPLANE_INGEST_BAD_KEY_LIMIT: 'default (10 per address per 60 s)', cpu_prof: Boolean(cpuProfDir()) },
+      server_env: { DATABASE_URL: env.DATABASE_URL ?? 'unset (PGlite in STREAMPLANE_DATA_DIR, a new directory)', LOG_LEVEL: env.LOG_LEVEL, STREAMPLANE_INGEST_BAD_KEY_LIMIT: 'default (10 per address per 60 s)', cpu_prof: Boolean(cpuProfDir()) },
     };
     const limitName = 'bare Fastify 5 route on the same path, constant JSON answer (200, 11 bytes), body read raw as the hook route reads it, separate process; same generator and request bytes';
     const rateLine = (kase: string, what: string, r: Measured, extra: Record<string, unknown> = {}) => {
