@@ -103,10 +103,13 @@ export function registerProblemHandlers(app: FastifyInstance) {
   app.addSchema(Problem);
   app.setErrorHandler((err, request, reply) => {
     const p = problemFromError(err instanceof Error ? err : new Error(String(err)), request);
-    if (p.status >= 500) request.log.error({ err }, p.status === 503 ? 'dependency unavailable' : 'unhandled error');
+    // A 503 a route answers on purpose (an AppError: telemetry's full buffer, no healthy ingest node)
+    // is load shedding, not a fault: a warning, without a stack.
+    if (p.status >= 500 && err instanceof AppError) request.log.warn({ code: p.code, status: p.status }, 'request refused');
+    else if (p.status >= 500) request.log.error({ err }, p.status === 503 ? 'dependency unavailable' : 'unhandled error');
     else request.log.info({ code: p.code, status: p.status }, 'request rejected');
-    if (p.status === 429 && !reply.hasHeader('retry-after')) reply.header('retry-after', '1');
-    if (p.status === 503) reply.header('retry-after', '1');
+    // A route that knows when to come back (telemetry: its flush interval) keeps its own Retry-After.
+    if ((p.status === 429 || p.status === 503) && !reply.hasHeader('retry-after')) reply.header('retry-after', '1');
     return sendProblem(reply, p.status, p.code, p.detail, p.extra);
   });
   app.setNotFoundHandler((request, reply) =>
