@@ -24,6 +24,12 @@ export interface FastRoute {
   /** Request lines at debug (the Fastify route's `quietLog`), else at info. */
   quiet: boolean;
   /**
+   * Optional: reads the body's one common shape straight from its bytes, cheaper than JSON.parse, and
+   * returns what JSON.parse would have; undefined for anything else, which JSON.parse then reads. It
+   * must be exact: accept only bytes that JSON.parse reads to the value it returns.
+   */
+  parse?(body: Buffer): unknown;
+  /**
    * The serialized answer (a string is a 200), or null when the request is not plainly valid: Fastify
    * then answers it, problem documents and all. Must not throw for any JSON value.
    */
@@ -178,15 +184,17 @@ export class FastPath {
     const counted = r.hit !== null;
     // Over the limit: Fastify's limiter counts it once more and answers the 429 problem document.
     if (r.hit && route.rateLimit && r.hit.count > route.rateLimit.max) return this.handOver(req, res, fastify, r.body, false);
-    const text = r.body.toString('utf8');
-    // Keys that could poison a prototype are left to Fastify's parser, which refuses them (as
-    // secure-json-parse, it looks for the words before parsing).
-    if (text.includes('__proto__') || text.includes('constructor')) return this.handOver(req, res, fastify, r.body, counted);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      return this.handOver(req, res, fastify, r.body, counted);
+    let parsed = route.parse?.(r.body);
+    if (parsed === undefined) {
+      const text = r.body.toString('utf8');
+      // Keys that could poison a prototype are left to Fastify's parser, which refuses them (as
+      // secure-json-parse, it looks for the words before parsing).
+      if (text.includes('__proto__') || text.includes('constructor')) return this.handOver(req, res, fastify, r.body, counted);
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        return this.handOver(req, res, fastify, r.body, counted);
+      }
     }
     const answered = (a: FastAnswer | null) => (a === null ? this.handOver(req, res, fastify, r.body, counted) : this.send(route, req, res, a, r));
     const a = route.answer(parsed, req);

@@ -75,6 +75,15 @@ beforeAll(async () => {
     quiet: false,
     answer: (b, req) => ({ status: 202, json: JSON.stringify({ got: b, auth: req.headers.authorization ?? null }) }),
   });
+  fp.add({
+    url: '/raw',
+    service: 'test',
+    maxBodyBytes: 1_024,
+    quiet: true,
+    // Reads only the body `x`, as a marker JSON.parse could not produce; anything else is JSON.parse's.
+    parse: (b) => (b.toString() === 'x' ? { read: 'raw' } : undefined),
+    answer: (b) => JSON.stringify({ got: b }),
+  });
   server = fp.server(fallback, { keepAliveTimeout: 5_000 });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   port = (server.address() as { port: number }).port;
@@ -110,6 +119,13 @@ it('answers with the route\'s status, and without rate-limit headers when the ro
     ['{"__proto__":{"x":1}}', false],
     ['{"constructor":{"prototype":{}}}', false],
   ]);
+});
+
+it('reads a body with the route\'s own parser when it recognises it, else with JSON.parse', async () => {
+  expect(JSON.parse((await post('x', { path: '/raw' })).text)).toEqual({ got: { read: 'raw' } });
+  expect(JSON.parse((await post('{"n":2}', { path: '/raw' })).text)).toEqual({ got: { n: 2 } });
+  expect((await post('y', { path: '/raw' })).status).toBe(299);
+  expect(handedOver.map((h) => h.replayed)).toEqual(['y']);
 });
 
 it('hands over what it read, counted, when the body is not JSON or not its shape, or the answer throws', async () => {

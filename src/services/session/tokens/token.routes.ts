@@ -28,6 +28,26 @@ const plainValidateBody = (b: unknown): b is Static<typeof ValidateBody> => {
   return keys.length === 1 && keys[0] === 'token' && typeof token === 'string' && token.length >= 1 && token.length <= 4096;
 };
 
+const TOKEN_BODY_START = Buffer.from('{"token":"');
+const TOKEN_BODY_END = '"}';
+/** The characters of a compact JWS (base64url parts and dots): no escapes, no controls, nothing beyond ASCII. */
+const JWS_CHARS = /^[A-Za-z0-9_.-]+$/;
+
+/**
+ * `{"token":"<compact JWS>"}` byte for byte, which is what players and SDKs send, read without
+ * JSON.parse: the string is taken once from the bytes (latin1 is exact for these ASCII characters)
+ * and no object is parsed to be thrown away. Anything else (spaces, escapes, other keys) is undefined,
+ * and JSON.parse reads it. Saves about a microsecond of the ~30 a validation costs.
+ */
+export function plainTokenBody(body: Buffer): { token: string } | undefined {
+  const start = TOKEN_BODY_START.length;
+  const end = body.length - TOKEN_BODY_END.length;
+  if (end <= start || end - start > 4096) return undefined;
+  if (body.compare(TOKEN_BODY_START, 0, start, 0, start) !== 0 || body.toString('latin1', end) !== TOKEN_BODY_END) return undefined;
+  const token = body.toString('latin1', start, end);
+  return JWS_CHARS.test(token) ? { token } : undefined;
+}
+
 export const tokenRoutes: FastifyPluginAsync<Options> = async (app, { tokens, ring, operator, validateRatePerMinute, fastPath, bodyLimitBytes }) => {
   const perClient = { rateLimit: { max: validateRatePerMinute, timeWindow: 60_000 } };
   // The hottest route of the project: plainly valid requests are answered before Fastify (fast-path.ts)
@@ -48,6 +68,7 @@ export const tokenRoutes: FastifyPluginAsync<Options> = async (app, { tokens, ri
     maxBodyBytes: bodyLimitBytes,
     rateLimit: { max: validateRatePerMinute, windowMs: 60_000 },
     quiet: true,
+    parse: plainTokenBody,
     answer: (body) => {
       if (!plainValidateBody(body)) return null;
       const result = tokens.validate(body.token);
