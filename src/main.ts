@@ -1,9 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { readMigrations, migrate, type Migration } from './backends/migrator.js';
-import { createBackends } from './backends/create-backends.js';
+import type { Migration } from './backends/migrator.js';
 import { ConfigError, loadConfig, processEnv, type Config } from './config/config.js';
-import { buildApp, serviceMigrations } from './app.js';
-import closeWithGrace from 'close-with-grace';
 import { pathToFileURL } from 'node:url';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -26,13 +23,22 @@ export async function run(overrides: Record<string, string> = {}): Promise<void>
     throw err;
   }
   const startedAt = performance.now();
+  // A new PGlite data directory starts as a copy of the install-time template that already has exactly
+  // the migrations this start applies, when there is one (else createBackends copies the plain initdb
+  // template). The copy starts before the application's modules load (~0.3 s, which is why they are
+  // imported here and not at the top), so the two overlap; which migrations apply is known only after.
+  const dataDir = config.database.kind === 'pglite' ? config.database.dataDir : null;
+  const seeding = dataDir
+    ? import('./backends/pglite/pglite-template.js').then(({ beginSeeding }) => beginSeeding(dataDir)).catch(() => null)
+    : null;
+  const [{ buildApp }, { createBackends }, { migrate }, { default: closeWithGrace }] = await Promise.all([
+    import('./app.js'),
+    import('./backends/create-backends.js'),
+    import('./backends/migrator.js'),
+    import('close-with-grace'),
+  ]);
   const migrations = await startMigrations(config);
-  if (config.database.kind === 'pglite' && config.database.dataDir) {
-    // A new data directory starts as a copy of the install-time template that already has exactly these
-    // migrations applied, when there is one (else createBackends copies the plain initdb template).
-    const { seedFromTemplate } = await import('./backends/pglite/pglite-template.js');
-    await seedFromTemplate(config.database.dataDir, { migrations: migrations.flat() }).catch(() => false);
-  }
+  await (await seeding)?.finish(migrations.flat()).catch(() => false);
   const backends = await createBackends(config, { onError: (err, where) => process.stderr.write(`${JSON.stringify({ level: 'warn', service: 'streamplane', message: `backend error in ${where}`, error: String(err) })}\n`) });
   for (const service of migrations) await migrate(backends.database, service);
 
@@ -64,6 +70,7 @@ export async function run(overrides: Record<string, string> = {}): Promise<void>
 
 /** The migrations a start with `config` applies, one list per service, in the order they are applied. */
 export async function startMigrations(config: Config): Promise<Migration[][]> {
+  const [{ serviceMigrations }, { readMigrations }] = await Promise.all([import('./app.js'), import('./backends/migrator.js')]);
   return Promise.all((await serviceMigrations(config)).map(({ service, dir }) => readMigrations(service, dir)));
 }
 

@@ -1,12 +1,12 @@
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defaultStartMigrations } from '../../main.js';
 import { migrate, type Migration } from '../migrator.js';
 import { PgliteDatabase } from './pglite-database.js';
-import { buildMigratedTemplate, buildTemplate, migratedTemplatePath, seedFromTemplate, templatePath } from './pglite-template.js';
+import { beginSeeding, buildMigratedTemplate, buildTemplate, migratedTemplatePath, seedFromTemplate, templatePath } from './pglite-template.js';
 
 // Instances are opened one after another (never two at once): each costs ~0.8 GB while open.
 const dirs: string[] = [];
@@ -144,5 +144,34 @@ describe('the template with the migrations applied', () => {
     expect(existsSync(migratedTemplatePath(migrations, base))).toBe(false);
     expect(await seedFromTemplate(join(root, 'edited'), { template: base, migrations: edited })).toBe('migrated');
     expect((await startOn(join(root, 'edited'), [edited])).applied).toEqual([]);
+  });
+
+  it('can start copying before the list is known, and places the copy only when it is the template of that list', async () => {
+    const migrations: Migration[] = [{ id: 'a/0001_init.sql', sql: 'CREATE TABLE a (id int PRIMARY KEY);' }];
+    const other: Migration[] = [{ id: 'a/0001_init.sql', sql: 'CREATE TABLE a (id bigint PRIMARY KEY);' }];
+    const base = await privateBase();
+    const root = await scratch();
+    const leftovers = () => readdirSync(root).filter((n) => n.includes('.seeding-'));
+
+    // No migrated template yet: the same as seedFromTemplate.
+    expect(await beginSeeding(join(root, 'none'), base).finish(migrations)).toBe('initdb');
+
+    expect(await buildMigratedTemplate(migrations, base)).toBe('built');
+    expect(await beginSeeding(join(root, 'same'), base).finish(migrations)).toBe('migrated');
+    expect((await startOn(join(root, 'same'), [migrations])).applied).toEqual([]);
+    await mkdir(join(root, 'empty'));
+    expect(await beginSeeding(join(root, 'empty'), base).finish(migrations)).toBe('migrated');
+    expect(existsSync(join(root, 'empty', 'PG_VERSION'))).toBe(true);
+
+    // The copy made before the list was known is of another list's template: dropped, the plain one is used.
+    expect(await beginSeeding(join(root, 'other'), base).finish(other)).toBe('initdb');
+    const migrated = await startOn(join(root, 'other'), [other]);
+    expect(migrated.applied).toEqual(['a/0001_init.sql']);
+    expect(migrated.snapshot.columns).toContainEqual(expect.objectContaining({ table_name: 'a', udt_name: 'int8' }));
+    expect(await beginSeeding(join(root, 'no-list'), base).finish([])).toBe('initdb');
+
+    // A directory with data is left alone; nothing is left behind in any case.
+    expect(await beginSeeding(join(root, 'same'), base).finish(migrations)).toBe(false);
+    expect(leftovers()).toEqual([]);
   });
 });
