@@ -1,4 +1,5 @@
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,6 +49,25 @@ it('leaves a directory alone when it has files or when no template is ready', as
   expect(await seedFromTemplate(empty, { template: unready })).toBe(false);
   expect(await seedFromTemplate(empty, { template: unready, migrations: [{ id: 'x/0001.sql', sql: 'SELECT 1' }] })).toBe(false);
   expect(existsSync(empty)).toBe(false);
+});
+
+it('a copy that fails halfway leaves no directory a start would take for a database', async () => {
+  // A template the copy cannot finish: a FIFO makes fs.cp fail after the files before it were copied.
+  const template = join(await scratch(), 'template');
+  await mkdir(join(template, 'base'), { recursive: true });
+  await writeFile(join(template, 'PG_VERSION'), '17');
+  await writeFile(join(template, '.streamplane-template-ready'), '');
+  execFileSync('mkfifo', [join(template, 'base', 'zz-fifo')]);
+  const root = await scratch();
+  const fresh = join(root, 'data');
+  await expect(seedFromTemplate(fresh, { template })).rejects.toThrow();
+  expect(existsSync(fresh)).toBe(false);
+  expect(readdirSync(root)).toEqual([]);
+  // A directory that exists empty (a mounted volume, say) is emptied again after a failed copy.
+  const mounted = join(root, 'mounted');
+  await mkdir(mounted);
+  await expect(seedFromTemplate(mounted, { template })).rejects.toThrow();
+  expect(readdirSync(mounted)).toEqual([]);
 });
 
 describe('the template with the migrations applied', () => {

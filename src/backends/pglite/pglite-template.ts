@@ -59,9 +59,35 @@ export async function seedFromTemplate(
   const migrated = opts.migrations && opts.migrations.length > 0 ? migratedTemplatePath(opts.migrations, base) : null;
   const [from, kind] = migrated !== null && existsSync(join(migrated, READY)) ? [migrated, 'migrated' as const] : [base, 'initdb' as const];
   if (!existsSync(join(from, READY))) return false;
+  const copy = (to: string) => cp(from, to, { recursive: true, filter: (src) => !src.endsWith(READY) });
+  // Into a scratch directory renamed into place: a copy that fails halfway (disk full, killed) must not
+  // leave a directory the next start takes for a database.
+  const scratch = `${dataDir}.seeding-${process.pid}`;
+  try {
+    await rm(scratch, { recursive: true, force: true });
+    await mkdir(dirname(scratch), { recursive: true });
+    await copy(scratch);
+    if (await placeDir(scratch, dataDir)) return kind;
+  } catch {
+    // The parent may not be writable (dataDir a mounted volume): copy into dataDir itself below.
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+  const existed = existsSync(dataDir);
   await mkdir(dataDir, { recursive: true });
-  await cp(from, dataDir, { recursive: true, filter: (src) => !src.endsWith(READY) });
+  try {
+    await copy(dataDir);
+  } catch (err) {
+    if (existed) await emptyDir(dataDir);
+    else await rm(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   return kind;
+}
+
+/** Removes what a failed copy left in a directory that cannot itself be replaced. */
+async function emptyDir(dir: string): Promise<void> {
+  for (const name of await readdir(dir).catch(() => [])) await rm(join(dir, name), { recursive: true, force: true });
 }
 
 /** A copy of a template started before the list of migrations is known; see `beginSeeding`. */
