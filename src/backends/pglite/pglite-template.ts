@@ -62,11 +62,9 @@ export async function seedFromTemplate(
   const copy = (to: string) => cp(from, to, { recursive: true, filter: (src) => !src.endsWith(READY) });
   // Into a scratch directory renamed into place: a copy that fails halfway (disk full, killed) must not
   // leave a directory the next start takes for a database.
-  const scratch = `${dataDir}.seeding-${process.pid}`;
+  const scratch = scratchFor(dataDir);
   try {
-    await rm(scratch, { recursive: true, force: true });
-    await mkdir(dirname(scratch), { recursive: true });
-    await copy(scratch);
+    await copyToScratch(scratch, copy);
     if (await placeDir(scratch, dataDir)) return kind;
   } catch {
     // The parent may not be writable (dataDir a mounted volume): copy into dataDir itself below.
@@ -83,6 +81,16 @@ export async function seedFromTemplate(
     throw err;
   }
   return kind;
+}
+
+/** Where a copy meant for `dataDir` is made before it is renamed into place (`placeDir`). */
+const scratchFor = (dataDir: string) => `${dataDir}.seeding-${process.pid}`;
+
+/** Runs `copy` into a fresh `scratch` (whatever an earlier attempt left there is removed first). */
+async function copyToScratch(scratch: string, copy: (to: string) => Promise<void>): Promise<void> {
+  await rm(scratch, { recursive: true, force: true });
+  await mkdir(dirname(scratch), { recursive: true });
+  await copy(scratch);
 }
 
 /** Removes what a failed copy left in a directory that cannot itself be replaced. */
@@ -114,12 +122,8 @@ export function beginSeeding(dataDir: string, base = templatePath()): Seeding {
     : [];
   if (ready.length !== 1) return direct;
   const guess = join(dirname(base), ready[0]!);
-  const scratch = `${dataDir}.seeding-${process.pid}`;
-  const copying = (async () => {
-    await rm(scratch, { recursive: true, force: true });
-    await mkdir(dirname(scratch), { recursive: true });
-    await copyInWorker(guess, scratch);
-  })().then(
+  const scratch = scratchFor(dataDir);
+  const copying = copyToScratch(scratch, (to) => copyInWorker(guess, to)).then(
     () => true,
     () => false,
   );

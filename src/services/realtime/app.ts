@@ -6,6 +6,7 @@ import type { EventName } from '../../core/events.js';
 import type { Backends, TimerHandle, Unsubscribe } from '../../core/ports/index.js';
 import type { OperatorKeyVerifier } from '../../http/auth.js';
 import type { FastPath } from '../../http/fast-path.js';
+import { serviceLogger } from '../../http/logging.js';
 import { ViewerOrOperator } from '../../http/viewer-auth/viewer-or-operator.js';
 import type { ViewerTokenVerifier } from '../../http/viewer-auth/viewer-token.verifier.js';
 import { chatRoutes } from './chat/chat.routes.js';
@@ -56,10 +57,7 @@ const SOCKET_CLOSE_GRACE_MS = 1_000;
  */
 export const realtimeService: FastifyPluginAsync<RealtimeServiceOptions> = async (app, { backends, config, operator, operatorKeys, viewerTokens, trustProxy, registry, fastPath }) => {
   const { database: db, bus, clock, rateLimits } = backends;
-  const log = app.log.child({ service: 'realtime' });
-  // Request lines of this service's routes say so, like those its fast answers write (fast-path.ts).
-  const serviceLogger = app.log.child({ service: 'realtime' });
-  app.setChildLoggerFactory((_logger, bindings, opts) => serviceLogger.child(bindings, opts));
+  const log = serviceLogger(app, 'realtime');
   // Telemetry and captions take a viewer token or an operator key; one resolver for their hook and
   // for the telemetry fast answer.
   const callers = new ViewerOrOperator(operatorKeys, viewerTokens);

@@ -1,4 +1,5 @@
-import { Counter, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { hotCounter } from '../../../http/metrics.js';
 import { AppError, badRequest, forbidden } from '../../../core/errors.js';
 import type { Clock } from '../../../core/ports/index.js';
 import type { ViewerClaims } from '../../../http/viewer-auth/viewer-token.verifier.js';
@@ -8,29 +9,18 @@ import type { EventLimits } from './telemetry.validator.js';
 
 type Outcome = 'accepted' | 'duplicate' | 'backlog' | 'dropped_view_full' | RejectionReason;
 const OUTCOMES: readonly Outcome[] = ['accepted', 'duplicate', 'backlog', 'dropped_view_full', ...REJECTION_REASONS];
-export type OutcomeTally = Record<Outcome, number>;
+/** A counter per outcome: adds to a plain number, read by /metrics at scrape time (http/metrics.ts `hotCounter`). */
+export type OutcomeTally = Record<Outcome, { inc(n?: number): void }>;
 
-/**
- * Events received by outcome, counted in plain numbers and handed to the counter when /metrics is
- * scraped, which keeps prom-client's per-call label hashing off the request path.
- */
+/** `streamplane_telemetry_events_total`, one hot counter child per outcome, made once. */
 export function outcomeTally(registry: Registry): OutcomeTally {
-  const tally = Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as OutcomeTally;
-  const reported = { ...tally };
-  new Counter({
+  const counter = hotCounter({
     name: 'streamplane_telemetry_events_total',
     help: 'Telemetry events received, by outcome (accepted, duplicate, backlog, dropped_view_full or the rejection reason).',
     labelNames: ['outcome'] as const,
     registers: [registry],
-    collect() {
-      for (const o of OUTCOMES) {
-        if (tally[o] === reported[o]) continue;
-        this.inc({ outcome: o }, tally[o] - reported[o]);
-        reported[o] = tally[o];
-      }
-    },
   });
-  return tally;
+  return Object.fromEntries(OUTCOMES.map((o) => [o, counter.child({ outcome: o })])) as OutcomeTally;
 }
 
 /** Why a batch is not taken, found before anything changed: what the route answers instead of 202. */
@@ -63,7 +53,7 @@ export class TelemetryBatches {
   private readonly countRejection: (reason: RejectionReason) => void;
 
   constructor(private readonly o: TelemetryBatchesOptions) {
-    this.countRejection = (reason) => void o.tally[reason]++;
+    this.countRejection = (reason) => o.tally[reason].inc();
   }
 
   /** The batch's events, or why the body is not a batch this instance takes. */
@@ -100,15 +90,15 @@ export class TelemetryBatches {
       case 'insufficient_scope':
         return forbidden('insufficient_scope', r.detail);
       case 'backlog':
-        this.o.tally.backlog += r.events;
+        this.o.tally.backlog.inc(r.events);
         retryAfter(String(Math.ceil(this.o.flushMs / 1000)));
         return new AppError(503, 'telemetry_backlog', 'This instance has more telemetry waiting to be written than it buffers; retry the same batch shortly.');
     }
   }
 
   private readonly counted = (result: BatchResult): BatchResult => {
-    this.o.tally.accepted += result.accepted - result.duplicates;
-    this.o.tally.duplicate += result.duplicates;
+    this.o.tally.accepted.inc(result.accepted - result.duplicates);
+    this.o.tally.duplicate.inc(result.duplicates);
     return result;
   };
 }

@@ -77,7 +77,7 @@ const EMPTY: Aggregate = {
 export const telemetryRoutes: FastifyPluginAsync<Options> = async (app, { db, clock, registry, operator, callers, limits, fastPath }) => {
   const log = app.log.child({ feature: 'telemetry' });
   const tally = outcomeTally(registry);
-  const buffer = new TelemetryBuffer(db, clock, log, bufferMetrics(registry, { inc: (n) => void (tally.dropped_view_full += n) }), { flushMs: limits.flushMs, maxEntries: limits.bufferMaxEntries });
+  const buffer = new TelemetryBuffer(db, clock, log, bufferMetrics(registry, tally.dropped_view_full), { flushMs: limits.flushMs, maxEntries: limits.bufferMaxEntries });
   const sessions = new SessionCache(db, clock);
   buffer.start();
   app.addHook('onClose', () => buffer.close());
