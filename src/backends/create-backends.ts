@@ -69,6 +69,6 @@ async function openDatabase(db: Config['database']): Promise<Database> {
     const { seedFromTemplate } = await import('./pglite/pglite-template.js');
     if (!(await seedFromTemplate(db.dataDir).catch(() => false))) await mkdir(db.dataDir, { recursive: true });
   }
-  const { PgliteDatabase } = await import('./pglite/pglite-database.js');
-  return PgliteDatabase.open({ dataDir: db.dataDir ?? undefined });
+  const { PgliteThreadDatabase } = await import('./pglite/pglite-thread-database.js');
+  return PgliteThreadDatabase.open({ dataDir: db.dataDir ?? undefined });
 }

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/core/ports/database.js';
 import { DependencyUnavailableError } from '../../src/core/errors.js';
 import { PgliteDatabase } from '../../src/backends/pglite/pglite-database.js';
+import { PgliteThreadDatabase } from '../../src/backends/pglite/pglite-thread-database.js';
 import { PostgresDatabase } from '../../src/backends/postgres/postgres-database.js';
 import { DATABASE_URL, noteSkipped, uniqueId, waitFor } from './support.js';
 
@@ -202,28 +203,79 @@ function databaseContract(name: string, leg: Leg) {
 
 // --- PGlite (always) -------------------------------------------------------------------------------
 
+/** PGlite has one connection: a query from outside an open transaction waits for it to end. */
+function waitsForTransactions(getDb: () => Database, settle: () => Promise<unknown>) {
+  it('makes a query issued during a transaction wait until the transaction is over', async () => {
+    const db = getDb();
+    const order: string[] = [];
+    const release = deferred();
+    const inside = deferred();
+    const tx = db.transaction(async (tx) => {
+      await tx.query('SELECT 1');
+      inside.resolve();
+      await release.promise;
+      order.push('transaction done');
+    });
+    await inside.promise;
+    const outside = db.query('SELECT 1').then(() => order.push('outside query done'));
+    await settle();
+    expect(order).toEqual([]);
+    release.resolve();
+    await Promise.all([tx, outside]);
+    expect(order).toEqual(['transaction done', 'outside query done']);
+  });
+}
+
 databaseContract('PgliteDatabase', {
   open: () => PgliteDatabase.open(),
   extra(getDb) {
-    it('makes a query issued during a transaction wait until the transaction is over', async () => {
-      const db = getDb();
-      const order: string[] = [];
-      const release = deferred();
-      const inside = deferred();
-      const tx = db.transaction(async (tx) => {
-        await tx.query('SELECT 1');
-        inside.resolve();
-        await release.promise;
-        order.push('transaction done');
-      });
-      await inside.promise;
-      const outside = db.query('SELECT 1').then(() => order.push('outside query done'));
-      // PGlite runs in this thread: a few turns of the event loop are plenty for an unblocked query.
+    // PGlite runs in this thread: a few turns of the event loop are plenty for an unblocked query.
+    waitsForTransactions(getDb, async () => {
       for (let i = 0; i < 50; i++) await new Promise((resolve) => setImmediate(resolve));
-      expect(order).toEqual([]);
-      release.resolve();
-      await Promise.all([tx, outside]);
-      expect(order).toEqual(['transaction done', 'outside query done']);
+    });
+  },
+});
+
+databaseContract('PgliteThreadDatabase', {
+  open: () => PgliteThreadDatabase.open(),
+  extra(getDb) {
+    // PGlite runs in a worker: an unblocked query answers within milliseconds there.
+    waitsForTransactions(getDb, () => new Promise((resolve) => setTimeout(resolve, 200)));
+
+    it("keeps a SQL error's fields across the thread (SQLSTATE, constraint, detail)", async () => {
+      const db = getDb();
+      await db.query('CREATE TABLE thread_err (id int PRIMARY KEY)');
+      await db.query('INSERT INTO thread_err VALUES (1)');
+      const err = await db.query('INSERT INTO thread_err VALUES ($1)', [1]).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect(err).toMatchObject({ code: '23505', constraint: 'thread_err_pkey', table: 'thread_err' });
+      expect((err as Error).message).toMatch(/duplicate key/);
+    });
+
+    it('refuses a parameter that cannot cross threads, and goes on', async () => {
+      const db = getDb();
+      await expect(db.query('SELECT $1::text', [() => 1])).rejects.toThrow();
+      await expect(db.query('SELECT 1 AS one')).resolves.toMatchObject({ rows: [{ one: 1 }] });
+    });
+
+    it('brings back a dump as a new database', async () => {
+      const db = getDb();
+      await db.query('CREATE TABLE thread_dump (v text)');
+      await db.query('INSERT INTO thread_dump VALUES ($1)', ['kept']);
+      const copy = await PgliteThreadDatabase.open({ loadDataDir: await (db as PgliteThreadDatabase).dumpDataDir() });
+      try {
+        expect((await copy.query('SELECT v FROM thread_dump')).rows).toEqual([{ v: 'kept' }]);
+      } finally {
+        await copy.close();
+      }
+    });
+
+    it('rejects a database it cannot open, and every call after close', async () => {
+      await expect(PgliteThreadDatabase.open({ dataDir: '/proc/version/not-a-directory' })).rejects.toThrow();
+      const db = await PgliteThreadDatabase.open();
+      await db.close();
+      await expect(db.query('SELECT 1')).rejects.toThrow(/closed/);
+      await db.close();
     });
   },
 });

@@ -17,11 +17,11 @@ interface Deps {
 }
 
 /**
- * A pass resolves only promises: on PGlite (which runs on this thread) its statements and judgements
- * would hold the event loop for the whole pass, 3–4 ms with 200 live ingests every 500 ms, and
- * media-server callbacks arriving meanwhile would wait (bench on_publish: that wait is in the p99).
- * It lets pending I/O in between its statements and every JUDGE_SLICE judgements. A real event-loop
- * turn, not the Clock: this is scheduling, not domain time.
+ * A pass resolves only promises: its judgements run on this thread (and its statements did too, before
+ * PGlite had its worker), 3–4 ms with 200 live ingests every 500 ms, which media-server callbacks
+ * arriving meanwhile would wait out (bench on_publish: that wait was in the p99). It lets pending I/O
+ * in between its statements and every JUDGE_SLICE judgements. A real event-loop turn, not the Clock:
+ * this is scheduling, not domain time.
  */
 const letCallbacksIn = () => new Promise<void>((resolve) => setImmediate(resolve));
 const JUDGE_SLICE = 25;
