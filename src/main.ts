@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Migration } from './backends/migrator.js';
 import { ConfigError, loadConfig, processEnv, type Config } from './config/config.js';
 import { pathToFileURL } from 'node:url';
+import { tuneGarbageCollector } from './gc-tuning.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -23,6 +24,7 @@ export async function run(overrides: Record<string, string> = {}): Promise<void>
     throw err;
   }
   const startedAt = performance.now();
+  const concurrentMarking = tuneGarbageCollector(config.gcConcurrentMarking);
   // A new PGlite data directory starts as a copy of the install-time template that already has exactly
   // the migrations this start applies, when there is one (else createBackends copies the plain initdb
   // template). The copy starts before the application's modules load (~0.3 s, which is why they are
@@ -59,6 +61,7 @@ export async function run(overrides: Record<string, string> = {}): Promise<void>
     `  Streamplane ${VERSION} (${config.services.join(', ')}) listening on ${address}`,
     `  API docs:  ${where}/docs   OpenAPI: ${where}/openapi.json   health: ${where}/health`,
     `  database:  ${config.database.kind === 'postgres' ? 'PostgreSQL' : config.database.dataDir ? `PGlite in ${config.database.dataDir}` : 'PGlite in memory (throwaway)'}; bus/presence: ${config.redis ? 'Redis' : 'in memory'}`,
+    `  GC:        concurrent marking ${concurrentMarking ? 'on' : 'off'} (STREAMPLANE_GC_CONCURRENT_MARKING=${config.gcConcurrentMarking})`,
     `  ready in ${Math.round(performance.now() - startedAt)} ms`,
   ];
   if (bootstrapKey) {

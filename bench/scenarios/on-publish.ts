@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -181,8 +181,12 @@ async function generate(spec: GenSpec): Promise<GenResult> {
     if (spec.check && (k ? !(a.status === 302 && a.location === k.session_id) : a.status !== 403)) wrong++;
     fromDue.push(t1 - due);
     fromConnect.push(t1 - t0);
+    if (slowTrace && t1 - due > 5) slowTrace.push(`${(performance.timeOrigin + due).toFixed(1)} ${(t1 - due).toFixed(2)} ${(t0 - due).toFixed(2)}`);
   };
 
+  // BENCH_SLOW_TRACE=<file>: appends each pass's window and its requests over 5 ms (epoch due time,
+  // latency, start delay) for bench/lib/slow-vs-gc.ts.
+  const slowTrace: string[] | null = process.env.BENCH_SLOW_TRACE ? [] : null;
   const cpu0 = process.cpuUsage();
   const start = performance.now();
   const end = start + spec.durationS * 1000;
@@ -224,6 +228,7 @@ async function generate(spec: GenSpec): Promise<GenResult> {
   }
   const elapsed = Math.min(performance.now(), end) - start;
   const cpu = process.cpuUsage(cpu0);
+  if (slowTrace) appendFileSync(process.env.BENCH_SLOW_TRACE!, `# pass ${(performance.timeOrigin + start).toFixed(1)} ${(performance.timeOrigin + end).toFixed(1)} ${spec.mode} bad=${spec.badEvery}\n${slowTrace.map((l) => `${l}\n`).join('')}`);
   const answered = fromDue.length;
   const ok = Object.entries(statusCounts).reduce((s, [code, c]) => s + (Number(code) >= 200 && Number(code) < 400 ? c : 0), 0);
   return {

@@ -24,6 +24,7 @@ export const EnvSchema = Type.Object({
   STREAMPLANE_REDIS_PREFIX: Type.String({ default: 'streamplane:', maxLength: 64, description: 'Prefix of every Redis key and channel.' }),
   STREAMPLANE_SERVICES: Type.String({ default: 'all', description: `Comma-separated services this process runs: all, or any of ${SERVICE_NAMES.join(', ')}.` }),
   STREAMPLANE_ADMIN_KEY: Type.Optional(Type.String({ minLength: 32, maxLength: 256, description: 'An operator API key accepted in addition to stored keys (at least 32 characters). When set, no bootstrap key is created.' })),
+  STREAMPLANE_GC_CONCURRENT_MARKING: Type.Union([Type.Literal('auto'), Type.Literal('on'), Type.Literal('off')], { default: 'auto', description: "V8's concurrent marking (old-generation garbage collection on a helper thread). auto = off when the process may use a single CPU (a 1-vCPU task, taskset), where the helper only competes with request handling and leaves long pauses at the end of marking; on otherwise." }),
   STREAMPLANE_SHUTDOWN_TIMEOUT_MS: Int(20_000, 0, 600_000, 'On SIGTERM, time allowed to finish in-flight requests and close backends.'),
   STREAMPLANE_KEEP_ALIVE_TIMEOUT_MS: Int(65_000, 1_000, 600_000, 'HTTP keep-alive timeout; keep it above the load balancer idle timeout (ALB: 60 s).'),
   STREAMPLANE_BODY_LIMIT_BYTES: Int(65_536, 1_024, 10_485_760, 'Largest accepted request body.'),
@@ -92,6 +93,7 @@ export interface Config {
   port: number;
   host: string;
   logLevel: Env['LOG_LEVEL'];
+  gcConcurrentMarking: Env['STREAMPLANE_GC_CONCURRENT_MARKING'];
   database: { kind: 'pglite'; dataDir: string | null } | { kind: 'postgres'; url: string; schema: string };
   redis: { url: string; prefix: string } | null;
   services: ServiceName[];
@@ -203,6 +205,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: e.PORT,
     host: e.HOST,
     logLevel: e.LOG_LEVEL,
+    gcConcurrentMarking: e.STREAMPLANE_GC_CONCURRENT_MARKING,
     database,
     redis: e.REDIS_URL ? { url: e.REDIS_URL, prefix: e.STREAMPLANE_REDIS_PREFIX } : null,
     services,
