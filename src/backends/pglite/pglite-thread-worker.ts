@@ -84,7 +84,14 @@ async function serve(db: PgliteDatabase): Promise<void> {
 
   port!.on('message', (m: ToWorker) => {
     handle(m).then(
-      (value) => send({ id: m.id, ok: true, value }),
+      (value) => {
+        try {
+          send({ id: m.id, ok: true, value });
+        } catch (err) {
+          // A value that cannot be cloned must fail its own call, not the worker.
+          send({ id: m.id, ok: false, error: serialize(err) });
+        }
+      },
       (err: unknown) => send({ id: m.id, ok: false, error: serialize(err) }),
     );
   });
