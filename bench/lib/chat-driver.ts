@@ -234,17 +234,32 @@ export async function inspectorArgs(): Promise<{ args: string[]; port: number }>
   return { args: [`--inspect=127.0.0.1:${port}`], port };
 }
 
+type Reply = { result?: unknown; error?: { message: string } };
+
+/**
+ * The server's inspector: the main thread, and through the NodeWorker domain every worker thread
+ * (PGlite's), whose heaps a collection of the main thread's does not touch.
+ */
 export class Inspector {
   private nextId = 1;
-  private waiting = new Map<number, (v: { result?: unknown; error?: { message: string } }) => void>();
+  private waiting = new Map<number, (v: Reply) => void>();
+  /** Worker inspector sessions, and their replies by the id of the wrapped request. */
+  private workers = new Set<string>();
   private constructor(private readonly ws: WebSocket) {
     ws.on('message', (data: Buffer) => {
-      const msg = JSON.parse(data.toString('utf8')) as { id?: number; result?: unknown; error?: { message: string } };
-      if (msg.id !== undefined) {
-        this.waiting.get(msg.id)?.(msg);
-        this.waiting.delete(msg.id);
-      }
+      const msg = JSON.parse(data.toString('utf8')) as Reply & { id?: number; method?: string; params?: { sessionId: string; message?: string } };
+      if (msg.method === 'NodeWorker.attachedToWorker') this.workers.add(msg.params!.sessionId);
+      else if (msg.method === 'NodeWorker.detachedFromWorker') this.workers.delete(msg.params!.sessionId);
+      else if (msg.method === 'NodeWorker.receivedMessageFromWorker') {
+        const inner = JSON.parse(msg.params!.message!) as Reply & { id?: number };
+        if (inner.id !== undefined) this.settle(inner.id, inner);
+      } else if (msg.id !== undefined) this.settle(msg.id, msg);
     });
+  }
+
+  private settle(id: number, msg: Reply): void {
+    this.waiting.get(id)?.(msg);
+    this.waiting.delete(id);
   }
 
   static async connect(port: number): Promise<Inspector> {
@@ -254,21 +269,29 @@ export class Inspector {
       ws.once('open', () => resolve());
       ws.once('error', reject);
     });
-    return new Inspector(ws);
+    const inspector = new Inspector(ws);
+    // Existing workers are announced (attachedToWorker) before this answers.
+    await inspector.send('NodeWorker.enable', { waitForDebuggerOnStart: false });
+    return inspector;
   }
 
-  private send<T>(method: string, params: Record<string, unknown> = {}): Promise<T> {
+  /** A request to the main thread, or to the worker of `session`. */
+  private send<T>(method: string, params: Record<string, unknown> = {}, session?: string): Promise<T> {
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.waiting.set(id, (msg) => (msg.error ? reject(new Error(`${method}: ${msg.error.message}`)) : resolve(msg.result as T)));
-      this.ws.send(JSON.stringify({ id, method, params }));
+      const request = JSON.stringify({ id, method, params });
+      if (session === undefined) this.ws.send(request);
+      else this.ws.send(JSON.stringify({ id: this.nextId++, method: 'NodeWorker.sendMessageToWorker', params: { sessionId: session, message: request } }));
     });
   }
 
-  /** Two full collections (the second frees what finalizers of the first released). */
+  /** Two full collections of every thread's heap (the second frees what finalizers of the first released). */
   async gc(): Promise<void> {
-    await this.send('HeapProfiler.collectGarbage');
-    await this.send('HeapProfiler.collectGarbage');
+    for (const session of [undefined, ...this.workers]) {
+      await this.send('HeapProfiler.collectGarbage', {}, session);
+      await this.send('HeapProfiler.collectGarbage', {}, session);
+    }
   }
 
   async memoryUsage(): Promise<MemoryUsage> {
