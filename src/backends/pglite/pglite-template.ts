@@ -23,6 +23,12 @@ import { migrate, type Migration } from '../migrator.js';
 
 const READY = '.streamplane-template-ready';
 
+/** A directory that exists and holds something: a database, or what a start must not overwrite. */
+const hasEntries = (dir: string) => existsSync(dir) && readdirSync(dir).length > 0;
+
+/** The start of the name of every migrated template next to the plain template `base`. */
+const migratedPrefix = (base: string) => `${basename(base)}-migrated-`;
+
 /** Where the template of the installed PGlite version lives (it may not exist). */
 export function templatePath(): string {
   // createRequire rather than import.meta.resolve, which vitest's module runner lacks.
@@ -42,7 +48,7 @@ export function migratedTemplatePath(migrations: readonly Migration[], base = te
   const hash = createHash('sha256');
   // Lengths first, so that no two different lists hash the same input.
   for (const m of migrations) hash.update(`${Buffer.byteLength(m.id)}:${m.id}${Buffer.byteLength(m.sql)}:${m.sql}`);
-  return `${base}-migrated-${hash.digest('hex').slice(0, 20)}`;
+  return join(dirname(base), `${migratedPrefix(base)}${hash.digest('hex').slice(0, 20)}`);
 }
 
 /**
@@ -54,7 +60,7 @@ export async function seedFromTemplate(
   dataDir: string,
   opts: { template?: string; migrations?: readonly Migration[] } = {},
 ): Promise<'migrated' | 'initdb' | false> {
-  if (existsSync(dataDir) && readdirSync(dataDir).length > 0) return false;
+  if (hasEntries(dataDir)) return false;
   const base = opts.template ?? templatePath();
   const migrated = opts.migrations && opts.migrations.length > 0 ? migratedTemplatePath(opts.migrations, base) : null;
   const [from, kind] = migrated !== null && existsSync(join(migrated, READY)) ? [migrated, 'migrated' as const] : [base, 'initdb' as const];
@@ -115,8 +121,8 @@ export interface Seeding {
  */
 export function beginSeeding(dataDir: string, base = templatePath()): Seeding {
   const direct: Seeding = { finish: (migrations) => seedFromTemplate(dataDir, { template: base, migrations }) };
-  if (existsSync(dataDir) && readdirSync(dataDir).length > 0) return { finish: async () => false };
-  const prefix = `${basename(base)}-migrated-`;
+  if (hasEntries(dataDir)) return { finish: async () => false };
+  const prefix = migratedPrefix(base);
   const ready = existsSync(dirname(base))
     ? readdirSync(dirname(base)).filter((n) => n.startsWith(prefix) && !n.includes('.tmp-') && existsSync(join(dirname(base), n, READY)))
     : [];
@@ -208,7 +214,7 @@ export async function buildMigratedTemplate(migrations: readonly Migration[], ba
   await writeFile(join(scratch, READY), `migrations applied:\n${migrations.map((m) => `${m.id}\n`).join('')}`);
   await rm(template, { recursive: true, force: true });
   await rename(scratch, template);
-  const prefix = `${basename(base)}-migrated-`;
+  const prefix = migratedPrefix(base);
   for (const name of await readdir(dirname(base))) {
     const path = join(dirname(base), name);
     if (name.startsWith(prefix) && path !== template && !name.includes('.tmp-')) await rm(path, { recursive: true, force: true });

@@ -102,8 +102,7 @@ export class PgliteThreadDatabase implements Database {
     const worker =
       'url' in entry ? new Worker(entry.url, { workerData: data }) : new Worker(entry.code, { eval: true, workerData: data });
     const db = new PgliteThreadDatabase(worker);
-    // Id 0 is the worker's "open" answer; it is pending from the start, which also refs the worker.
-    worker.ref();
+    // Id 0 is the worker's "open" answer; a new worker is referenced until it is settled.
     try {
       await new Promise((resolve, reject) => db.#pending.set(0, { resolve, reject }));
     } catch (err) {

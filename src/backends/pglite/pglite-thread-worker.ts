@@ -30,7 +30,8 @@ function serialize(err: unknown): SerializedError {
   return { name: err.name, message: err.message, stack: err.stack, fields };
 }
 
-const send = (m: FromWorker) => port.postMessage(m, m.ok && m.value instanceof ArrayBuffer ? [m.value] : []);
+// A dump's bytes are moved, not copied; every other answer is cloned.
+const send = (m: FromWorker) => port.postMessage(m, m.ok && m.value instanceof ArrayBuffer ? [m.value] : undefined);
 
 async function serve(db: PgliteDatabase): Promise<void> {
   const txs = new Map<number, OpenTx>();

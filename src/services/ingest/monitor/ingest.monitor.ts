@@ -17,11 +17,11 @@ interface Deps {
 }
 
 /**
- * A pass resolves only promises: its judgements run on this thread (and its statements did too, before
- * PGlite had its worker), 3–4 ms with 200 live ingests every 500 ms, which media-server callbacks
- * arriving meanwhile would wait out (bench on_publish: that wait was in the p99). It lets pending I/O
- * in between its statements and every JUDGE_SLICE judgements. A real event-loop turn, not the Clock:
- * this is scheduling, not domain time.
+ * A pass's judgements run on this thread, 3–4 ms with 200 live ingests every 500 ms, which media-server
+ * callbacks arriving meanwhile would wait out (bench on_publish: that wait was in the p99). So it lets
+ * pending I/O in every JUDGE_SLICE judgements; its statements need no such turn, since none runs on this
+ * thread (PostgreSQL, or PGlite in its worker). A real event-loop turn, not the Clock: this is
+ * scheduling, not domain time.
  */
 const letCallbacksIn = () => new Promise<void>((resolve) => setImmediate(resolve));
 const JUDGE_SLICE = 25;
@@ -52,17 +52,13 @@ export class IngestMonitor {
       // An ingest ended by another instance whose ingest.ended event was lost still reaches the caches.
       for (const id of this.open) if (!open.has(id)) this.d.onClosed(id);
       this.open = open;
-      await letCallbacksIn();
       const publishers = await repo.publishers(this.d.db, rows.map((r) => r.id));
       for (let i = 0; i < rows.length; i++) {
         if (i % JUDGE_SLICE === JUDGE_SLICE - 1) await letCallbacksIn();
         const row = rows[i]!;
         await this.judge(row, publishers).catch((err: unknown) => this.d.log.warn({ err, ingest_id: row.id }, 'ingest check failed'));
       }
-      if (++this.ticks % RECONCILE_EVERY_TICKS === 0) {
-        await letCallbacksIn();
-        await this.reconcileSessions();
-      }
+      if (++this.ticks % RECONCILE_EVERY_TICKS === 0) await this.reconcileSessions();
     } finally {
       this.running = false;
     }
